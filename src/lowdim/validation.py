@@ -1,0 +1,121 @@
+"""The one gate every array passes through: :func:`check_embeddings`.
+
+Modelled on scikit-learn's ``check_array``: messages say what was wrong, what was
+expected and how to fix it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .exceptions import DimensionError, DTypeError, ParameterError, ValidationError
+
+__all__ = ["check_embeddings", "check_k", "check_choice", "check_positive_int"]
+
+
+def _row_list(rows: np.ndarray, limit: int = 5) -> str:
+    shown = ", ".join(str(int(r)) for r in rows[:limit])
+    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    return f"{shown}{more}"
+
+
+def check_embeddings(
+    X: Any,
+    *,
+    n_features: int | None = None,
+    name: str = "X",
+    allow_empty: bool = False,
+    dtype: type = np.float32,
+    copy: bool = False,
+    what: str = "this codec",
+) -> np.ndarray:
+    """Validate a 2-D array of embeddings and return it as a C-contiguous ``dtype`` array.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+        float16, float32 or float64 values. Integer and bool arrays are refused
+        (they are almost always ids or codes passed by mistake).
+    n_features : int, optional
+        The width the caller expects; a mismatch names both numbers.
+    name : str
+        How the array is called in messages ("X", "queries", ...).
+    allow_empty : bool
+        Whether ``n == 0`` is acceptable.
+    what : str
+        What expects ``n_features`` ("this collection", "this codec").
+
+    Returns
+    -------
+    ndarray of shape (n, d), dtype ``dtype``
+
+    Examples
+    --------
+    >>> check_embeddings([[1.0, 2.0]]).shape
+    (1, 2)
+    """
+    if isinstance(X, np.memmap):
+        arr = X
+    else:
+        try:
+            arr = np.asarray(X)
+        except (TypeError, ValueError) as exc:  # ragged lists and the like
+            raise ValidationError(f"{name} could not be read as a 2-D array of numbers: {exc}") from None
+    if arr.dtype == object:
+        raise DTypeError(f"{name} has dtype object; expected float32/float16/float64 numbers (ragged rows?)")
+    if arr.dtype.kind in "iub":
+        raise DTypeError(
+            f"{name} has integer dtype {arr.dtype}; expected float embeddings "
+            f"(float32, float16 or float64). Convert with X.astype(np.float32) if the values really are embeddings."
+        )
+    if arr.dtype.kind not in "f":
+        raise DTypeError(f"{name} has dtype {arr.dtype}; expected float32, float16 or float64")
+    if arr.ndim == 1:
+        raise DimensionError(
+            f"{name} is 1-D with shape {arr.shape}; expected a 2-D array (n, d). "
+            f"Use X.reshape(1, -1) for a single vector."
+        )
+    if arr.ndim != 2:
+        raise DimensionError(f"{name} has {arr.ndim} dimensions with shape {arr.shape}; expected a 2-D array (n, d)")
+    n, d = arr.shape
+    if d == 0:
+        raise ValidationError(f"{name} has 0 features; expected at least 1")
+    if n == 0 and not allow_empty:
+        raise ValidationError(f"{name} is empty (0 rows); expected at least 1 vector of {n_features or d} features")
+    if n_features is not None and d != n_features:
+        raise DimensionError(f"{name} has {d} features, but {what} expects {n_features}")
+    out = np.ascontiguousarray(arr, dtype=dtype)
+    if copy and out is arr:
+        out = out.copy()
+    if n:
+        finite = np.isfinite(out)
+        if not finite.all():
+            bad = np.flatnonzero(~finite.all(axis=1))
+            raise ValidationError(f"{name} contains NaN or infinity in {len(bad)} row(s): {_row_list(bad)}")
+    return out
+
+
+def check_positive_int(value: Any, name: str, *, owner: str = "", minimum: int = 1) -> int:
+    """Return ``value`` as an int ≥ ``minimum`` or raise a :class:`ParameterError`."""
+    where = f" of {owner}" if owner else ""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ParameterError(f"The '{name}' parameter{where} must be an integer >= {minimum}. Got {value!r}.")
+    if value < minimum:
+        raise ParameterError(f"The '{name}' parameter{where} must be an integer >= {minimum}. Got {value}.")
+    return int(value)
+
+
+def check_k(k: Any) -> int:
+    """Validate a number of neighbours."""
+    return check_positive_int(k, "k")
+
+
+def check_choice(value: Any, choices: tuple[str, ...] | list[str], name: str, *, owner: str = "") -> str:
+    """Return ``value`` if it is one of ``choices``; otherwise list the valid ones."""
+    if value not in choices:
+        where = f" of {owner}" if owner else ""
+        valid = ", ".join(repr(c) for c in choices)
+        raise ParameterError(f"The '{name}' parameter{where} must be one of {valid}. Got {value!r}.")
+    return value
