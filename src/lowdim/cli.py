@@ -39,7 +39,7 @@ for _name in _COMMAND_MODULES:
     try:
         _mod = importlib.import_module(_name)
     except ModuleNotFoundError as _exc:  # that part is not built yet
-        if _exc.name != _name:
+        if not (_exc.name and _name.startswith(_exc.name)):
             raise
         continue
     _mod.register(app)
