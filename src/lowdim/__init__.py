@@ -7,6 +7,13 @@ on your own data, and search the compact codes with exact rerank from disk.
 
 from __future__ import annotations
 
+import os as _os
+
+# OpenMP threads that spin while waiting make FAISS 5-30x slower whenever another
+# process shares the cores (a laptop, a CI box). Sleeping waits cost little when idle.
+# This must happen before FAISS loads libgomp; an explicit setting wins.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from .exceptions import (
     ConflictError,
     DimensionError,
@@ -19,13 +26,23 @@ from .exceptions import (
     SpecError,
     ValidationError,
 )
+from ._version import __version__
 from .validation import check_embeddings
-
-__version__ = "0.1.0"
+from .spec import Spec, bytes_per_vector, parse_spec
+from .codecs import Pipeline, load_codec
+from .search import CodeIndex, SearchResult, search
 
 __all__ = [
     "__version__",
     "check_embeddings",
+    "Spec",
+    "parse_spec",
+    "bytes_per_vector",
+    "Pipeline",
+    "load_codec",
+    "CodeIndex",
+    "SearchResult",
+    "search",
     "LowdimError",
     "ValidationError",
     "DimensionError",

@@ -1,0 +1,273 @@
+"""``run_bench``: each spec's recall, bytes, throughput and QPS, next to FAISS in the same run.
+
+Protocol (design.md): ground truth is exact top-k on float32; QPS is single-threaded
+(FAISS's OpenMP and the BLAS pool limited to one thread while timing), measured with
+all queries in one batch and with queries one at a time; FAISS's nearest equivalent
+runs on the same data, in the same process, right after lowdim's, and the table
+reports the ratio because timings on shared machines drift.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import faiss
+import numpy as np
+
+from ..codecs import Pipeline
+from ..codecs._base import quiet_native_stderr
+from ..eval import Dataset, exact_knn, ndcg_at_k, recall_at_k
+from ..exceptions import ParameterError
+from ..search import CodeIndex
+from ..spec import parse_spec
+from ..validation import check_k
+from ._faiss import faiss_equivalent
+
+__all__ = ["BenchResult", "BenchReport", "run_bench", "single_thread"]
+
+
+@contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    """Limit FAISS (OpenMP) and BLAS to one thread inside the block."""
+    from threadpoolctl import threadpool_limits
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+@dataclass
+class BenchResult:
+    """One measured operating point (field names are the JSON schema)."""
+
+    engine: str
+    spec: str
+    recall: float
+    ndcg_at_10: float | None
+    ram_bytes_per_vector: float
+    disk_bytes_per_vector: float
+    qps_batch: float
+    qps_single: float
+    fit_seconds: float
+    encode_per_second: float
+    equivalent: str | None = None
+    qps_batch_ratio: float | None = None
+    recall_per_query: list[float] | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("recall_per_query")
+        return out
+
+
+@dataclass
+class BenchReport:
+    """All results of one run."""
+
+    k: int
+    n: int
+    d: int
+    n_queries: int
+    metric: str
+    dataset: str
+    results: list[BenchResult]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "k": self.k,
+            "n": self.n,
+            "d": self.d,
+            "n_queries": self.n_queries,
+            "metric": self.metric,
+            "dataset": self.dataset,
+            "results": [r.to_dict() for r in self.results],
+        }
+
+    def write_json(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        return path
+
+
+def _float32_rows(X: np.ndarray, block: int = 65_536) -> np.ndarray:
+    out = np.empty(X.shape, np.float32)
+    for s in range(0, len(X), block):
+        out[s : s + block] = X[s : s + block]
+    return out
+
+
+def _normalize(X: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(n > 0, n, 1.0)
+
+
+def _time_single(fn, Q: np.ndarray, n: int) -> float:
+    n = min(n, len(Q))
+    t = time.perf_counter()
+    for i in range(n):
+        fn(Q[i : i + 1])
+    return n / max(time.perf_counter() - t, 1e-9)
+
+
+class _Progress:
+    """Rich progress when asked for, silent otherwise."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled = enabled
+        self._bar = None
+        if enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(TextColumn("{task.description:<40}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), transient=True)
+            self._task = self._bar.add_task("bench", total=total)
+
+    def __enter__(self) -> "_Progress":
+        if self._bar is not None:
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def step(self, description: str, advance: int = 0) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, description=description, advance=advance)
+
+
+def run_bench(
+    data: Dataset,
+    specs: Sequence[str],
+    *,
+    k: int = 10,
+    metric: str = "cosine",
+    with_faiss: bool = True,
+    n_single: int = 200,
+    train_size: int = 100_000,
+    random_state: int = 0,
+    progress: bool = False,
+) -> BenchReport:
+    """Measure each spec on ``data`` (and FAISS's equivalent when ``with_faiss``).
+
+    Parameters
+    ----------
+    data : lowdim.eval.Dataset
+        corpus (n, d), queries (nq, d), and optionally gt (nq, >=k) / qrels.
+    specs : list of spec strings
+    k : int
+        recall@k is measured against exact top-k.
+    metric : "cosine", "ip" or "l2"
+    n_single : int
+        Queries timed one at a time for ``qps_single``.
+    train_size : int
+        Codecs (ours and FAISS's) train on the same seeded sample of this many rows.
+
+    Returns
+    -------
+    BenchReport whose ``results`` list one BenchResult per (engine, spec).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lowdim.eval import Dataset
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(2000, 32)).astype(np.float32)
+    >>> rep = run_bench(Dataset(corpus=X, queries=X[:20]), ["int8"], k=5, with_faiss=False)
+    >>> rep.results[0].recall > 0.9
+    True
+    """
+    k = check_k(k)
+    parsed = [parse_spec(s) for s in specs]
+    if not parsed:
+        raise ParameterError("no specs to benchmark; pass e.g. --specs 'f32,int8,binary+rerank10'")
+    for s in parsed:
+        s.check(data.d)
+    corpus = data.corpus
+    queries = np.asarray(data.queries, dtype=np.float32)
+    n, d = corpus.shape
+    # ground truth: exact float32 top-k (computed in blocks when not given)
+    gt = data.gt
+    if gt is None or gt.shape[1] < k:
+        _, gt = exact_knn(corpus, queries, k, metric=metric, progress=progress)
+    rng = np.random.default_rng(random_state)
+    train_rows = np.sort(rng.choice(n, min(train_size, n), replace=False))
+    train = _float32_rows(corpus[train_rows]) if isinstance(corpus, np.memmap) else np.asarray(corpus[train_rows], np.float32)
+    X32: np.ndarray | None = None
+    if with_faiss:
+        X32 = _float32_rows(corpus)
+        if metric == "cosine":
+            X32 = _normalize(X32)
+    Qf = _normalize(queries) if metric == "cosine" else queries
+    disk_itemsize = corpus.dtype.itemsize
+    results: list[BenchResult] = []
+
+    def measure(engine: str, spec_str: str, ids: np.ndarray, ram: float, disk: float, qb: float, qs: float, fit_s: float, enc: float, equiv: str | None) -> BenchResult:
+        from ..eval import recall_per_query
+
+        rec = recall_at_k(ids, gt, k)
+        nd = ndcg_at_k(ids, data.qrels, 10) if data.qrels is not None else None
+        return BenchResult(engine, spec_str, float(rec), None if nd is None else float(nd), float(ram), float(disk), float(qb), float(qs), float(fit_s), float(enc), equiv, None, recall_per_query(ids, gt, k).tolist())
+
+    with _Progress(progress, total=len(parsed) * (2 if with_faiss else 1)) as bar:
+        for spec in parsed:
+            name = spec.to_spec()
+            bar.step(f"lowdim {name}: fit")
+            pipe = Pipeline(spec, metric=metric, random_state=random_state, max_train=train_size)
+            t = time.perf_counter()
+            pipe.fit(train)
+            fit_s = time.perf_counter() - t
+            bar.step(f"lowdim {name}: encode")
+            t = time.perf_counter()
+            codes = pipe.encode(corpus)
+            enc = n / max(time.perf_counter() - t, 1e-9)
+            index = CodeIndex(pipe, codes, vectors=corpus)
+            del codes
+            bar.step(f"lowdim {name}: search")
+            index.search(queries[:2], k)  # builds lazy kernel structures outside the timing
+            with single_thread():
+                t = time.perf_counter()
+                res = index.search(queries, k)
+                qb = len(queries) / max(time.perf_counter() - t, 1e-9)
+                qs = _time_single(lambda q: index.search(q, k), queries, n_single)
+            disk = disk_itemsize * d if spec.rerank else 0.0
+            ours = measure("lowdim", name, res.ids, pipe.code_size, disk, qb, qs, fit_s, enc, None)
+            results.append(ours)
+            bar.step(f"lowdim {name}: done", advance=1)
+            if not with_faiss:
+                continue
+            cand = faiss_equivalent(spec, d, metric, X32)
+            if cand is None:
+                bar.step(f"faiss: no equivalent of {name}", advance=1)
+                continue
+            bar.step(f"faiss {cand.name}: train")
+            tr = _normalize(train) if metric == "cosine" else train
+            t = time.perf_counter()
+            with quiet_native_stderr():
+                cand.train(np.ascontiguousarray(tr))
+            ffit = time.perf_counter() - t
+            t = time.perf_counter()
+            cand.add(X32)
+            fenc = n / max(time.perf_counter() - t, 1e-9)
+            bar.step(f"faiss {cand.name}: search")
+            cand.search(Qf[:2], k)
+            with single_thread():
+                t = time.perf_counter()
+                _, fI = cand.search(Qf, k)
+                fqb = len(Qf) / max(time.perf_counter() - t, 1e-9)
+                fqs = _time_single(lambda q: cand.search(q, k), Qf, n_single)
+            theirs = measure("faiss", name, np.asarray(fI, np.int64), cand.ram_bytes_per_vector(), 0.0, fqb, fqs, ffit, fenc, cand.name)
+            ours.equivalent = cand.name
+            ours.qps_batch_ratio = ours.qps_batch / max(theirs.qps_batch, 1e-9)
+            results.append(theirs)
+            bar.step(f"faiss {cand.name}: done", advance=1)
+            del cand
+    return BenchReport(k=k, n=n, d=d, n_queries=len(queries), metric=metric, dataset=data.name, results=results)

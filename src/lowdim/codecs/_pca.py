@@ -1,0 +1,97 @@
+"""``pca<d>``: project onto the top principal directions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import ParameterError
+from ..validation import check_embeddings, check_positive_int
+from ._base import Transform
+
+__all__ = ["PCA"]
+
+
+def _subsample(X: np.ndarray, max_train: int, seed: int) -> np.ndarray:
+    if len(X) <= max_train:
+        return X
+    rng = np.random.default_rng(seed)
+    return X[np.sort(rng.choice(len(X), max_train, replace=False))]
+
+
+class PCA(Transform):
+    """Principal component projection to ``n_components`` dimensions.
+
+    The directions are fitted on centred data (scikit-learn's PCA; randomized SVD for
+    large inputs), but applied as a *linear* map ``x @ components_.T`` without
+    subtracting the mean. Centring both sides would preserve L2 distances but not
+    inner products (it drops the per-document ``mean · x`` term); the linear map
+    preserves both up to the discarded variance, and quantizers after it learn their
+    own offsets.
+
+    Attributes
+    ----------
+    components_ : ndarray (n_components, d) float32, orthonormal rows
+    mean_ : ndarray (d,) float32
+    explained_variance_ratio_ : ndarray (n_components,) float32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(300, 32)).astype(np.float32)
+    >>> PCA(8).fit(X).transform(X).shape
+    (300, 8)
+    """
+
+    keyword = "pca"
+    _state = ("components_", "mean_", "explained_variance_ratio_")
+    _params = ("n_components", "max_train", "random_state")
+
+    def __init__(self, n_components: int, *, max_train: int = 100_000, random_state: int = 0) -> None:
+        self.n_components = n_components
+        self.max_train = max_train
+        self.random_state = random_state
+
+    def to_spec(self) -> str:
+        return f"pca{self.n_components}"
+
+    def output_dim(self, d: int) -> int:
+        return self.n_components
+
+    def check_width(self, d: int) -> None:
+        if self.n_components > d:
+            raise ParameterError(
+                f"The 'n_components' parameter of pca must be at most n_features={d}. Got {self.n_components}."
+            )
+
+    def fit(self, X: Any) -> "PCA":
+        from sklearn.decomposition import PCA as _SkPCA
+
+        check_positive_int(self.n_components, "n_components", owner="pca")
+        X = check_embeddings(X)
+        self.check_width(X.shape[1])
+        X = _subsample(X, self.max_train, self.random_state)
+        if len(X) < 2:
+            raise ParameterError(f"pca needs at least 2 training vectors; got {len(X)}")
+        k = min(self.n_components, len(X))
+        solver = "randomized" if len(X) * X.shape[1] > 2_000_000 and k < 0.8 * X.shape[1] else "full"
+        sk = _SkPCA(n_components=k, svd_solver=solver, random_state=self.random_state).fit(X)
+        comps = np.zeros((self.n_components, X.shape[1]), np.float32)
+        comps[:k] = sk.components_
+        ratio = np.zeros(self.n_components, np.float32)
+        ratio[:k] = sk.explained_variance_ratio_
+        self.components_ = comps
+        self.mean_ = sk.mean_.astype(np.float32)
+        self.explained_variance_ratio_ = ratio
+        self.n_features_in_ = X.shape[1]
+        self.n_features_out_ = self.n_components
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        return self._check_input(X) @ self.components_.T
+
+    def inverse_transform(self, Y: Any) -> np.ndarray:
+        self._check_fitted()
+        Y = check_embeddings(Y, n_features=self.n_features_out_, name="Y")
+        return Y @ self.components_

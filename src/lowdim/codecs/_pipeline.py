@@ -1,0 +1,242 @@
+"""``Pipeline``: the codec a spec string builds (transforms, then one quantizer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from .._version import __version__
+from ..exceptions import FileFormatError, NotFittedError, ParameterError
+from ..spec import Spec, SpecLike, StageSpec, parse_spec
+from ..validation import check_choice, check_embeddings, check_positive_int
+from ._base import FORMAT_VERSION, Codec, Quantizer, Transform, read_npz, write_npz
+from ._binary import Binary, Hamming, ResidualBinary
+from ._float import Float16, Float32
+from ._mrl import Matryoshka
+from ._pca import PCA
+from ._pq import ProductQuantizer
+from ._rotation import ITQ, OPQ
+from ._rp import SparseRandomProjection
+from ._scalar import Int4, Int8
+
+__all__ = ["Pipeline", "METRICS", "build_stage", "CODECS"]
+
+METRICS = ("cosine", "ip", "l2")
+
+#: every registered codec class by spec keyword
+CODECS: dict[str, type[Codec]] = {
+    "pca": PCA,
+    "mrl": Matryoshka,
+    "rp": SparseRandomProjection,
+    "opq": OPQ,
+    "itq": ITQ,
+    "f32": Float32,
+    "f16": Float16,
+    "int8": Int8,
+    "int4": Int4,
+    "binary": Binary,
+    "hamming": Hamming,
+    "rbq": ResidualBinary,
+    "pq": ProductQuantizer,
+}
+
+
+def build_stage(stage: StageSpec, *, metric: str = "ip", random_state: int = 0) -> Codec:
+    """An unfitted codec for one parsed stage."""
+    k, a = stage.keyword, stage.args
+    if k == "pca":
+        return PCA(a[0], random_state=random_state)
+    if k == "mrl":
+        return Matryoshka(a[0], normalize=metric != "l2")
+    if k == "rp":
+        return SparseRandomProjection(a[0], random_state=random_state)
+    if k == "opq":
+        return OPQ(a[0], random_state=random_state)
+    if k == "itq":
+        return ITQ(random_state=random_state)
+    if k == "rbq":
+        return ResidualBinary(a[0], random_state=random_state)
+    if k == "pq":
+        return ProductQuantizer(a[0], a[1], random_state=random_state)
+    if k in ("f32", "f16"):
+        return CODECS[k]()
+    return CODECS[k](random_state=random_state)
+
+
+def _blocks(n: int, size: int) -> Iterator[slice]:
+    for start in range(0, n, size):
+        yield slice(start, min(n, start + size))
+
+
+class Pipeline:
+    """A fitted compression pipeline built from a spec string.
+
+    Parameters
+    ----------
+    spec : str or Spec
+        For example ``"pca128/int8+rerank4"``.
+    metric : {"cosine", "ip", "l2"}
+        How vectors are compared. ``"cosine"`` L2-normalises every input row (documents
+        and queries), then scores by inner product.
+    random_state : int
+        Seed of every random choice (subsamples, k-means, rotations): same seed, same codes.
+    max_train : int
+        Rows sampled (seeded) from the input of ``fit``.
+
+    Attributes
+    ----------
+    transforms : list of Transform
+    quantizer : Quantizer
+    rerank : int or None
+        The ``+rerank<N>`` factor of the spec.
+    n_features_in_ : int
+        Input width, set by ``fit``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(1000, 64)).astype(np.float32)
+    >>> p = Pipeline("pca32/int8+rerank4", metric="cosine").fit(X)
+    >>> p.encode(X).shape, p.code_size, p.rerank
+    ((1000, 32), 32, 4)
+    """
+
+    def __init__(self, spec: SpecLike, *, metric: str = "cosine", random_state: int = 0, max_train: int = 100_000) -> None:
+        self.spec = parse_spec(spec)
+        self.metric = check_choice(metric, METRICS, "metric", owner="Pipeline")
+        self.random_state = random_state
+        self.max_train = check_positive_int(max_train, "max_train", owner="Pipeline")
+        self.transforms: list[Transform] = [
+            build_stage(s, metric=metric, random_state=random_state) for s in self.spec.transforms
+        ]  # type: ignore[misc]
+        self.quantizer: Quantizer = build_stage(self.spec.quantizer, metric=metric, random_state=random_state)  # type: ignore[assignment]
+
+    # -- description ----------------------------------------------------------------------
+    @property
+    def rerank(self) -> int | None:
+        return self.spec.rerank
+
+    def to_spec(self) -> str:
+        return self.spec.to_spec()
+
+    def __repr__(self) -> str:
+        return f"Pipeline({self.to_spec()!r}, metric={self.metric!r})"
+
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "n_features_in_")
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(f"the {self.to_spec()} pipeline is not fitted yet; call fit(X) first")
+
+    @property
+    def code_size(self) -> int:
+        """Bytes per encoded vector."""
+        self._check_fitted()
+        return self.quantizer.code_size
+
+    @property
+    def scan_metric(self) -> str:
+        """Metric of the code scan: ``"ip"`` for cosine and ip, ``"l2"`` for l2."""
+        return "l2" if self.metric == "l2" else "ip"
+
+    # -- fitting and coding ---------------------------------------------------------------
+    def _prepare(self, X: np.ndarray) -> np.ndarray:
+        if self.metric == "cosine":
+            norms = np.linalg.norm(X, axis=1, keepdims=True)
+            X = X / np.where(norms > 0, norms, 1.0)
+        return X
+
+    def fit(self, X: Any) -> "Pipeline":
+        """Fit every stage on (a seeded sample of at most ``max_train`` rows of) ``X`` (n, d)."""
+        if isinstance(X, np.ndarray) and X.ndim == 2 and len(X) > self.max_train:
+            rng = np.random.default_rng(self.random_state)
+            X = X[np.sort(rng.choice(len(X), self.max_train, replace=False))]
+        X = check_embeddings(X, name="X")
+        self.spec.check(X.shape[1])
+        Y = self._prepare(X)
+        for t in self.transforms:
+            Y = t.fit(Y).transform(Y)
+        self.quantizer.fit(Y)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X: Any, *, name: str = "X") -> np.ndarray:
+        """Normalise (cosine) and apply the transforms: (n, d) → (n, d_quantizer) float32."""
+        self._check_fitted()
+        Y = self._prepare(check_embeddings(X, n_features=self.n_features_in_, name=name, what=f"this {self.to_spec()} pipeline"))
+        for t in self.transforms:
+            Y = t.transform(Y)
+        return Y
+
+    def encode(self, X: Any, *, batch_size: int = 65_536) -> np.ndarray:
+        """(n, d) float vectors → (n, code_size) uint8 codes, in blocks of ``batch_size`` rows."""
+        self._check_fitted()
+        if not (isinstance(X, np.ndarray) and X.ndim == 2):
+            X = check_embeddings(X, n_features=self.n_features_in_, what=f"this {self.to_spec()} pipeline")
+        out = np.empty((len(X), self.code_size), np.uint8)
+        for block in _blocks(len(X), batch_size):
+            out[block] = self.quantizer.encode(self.transform(X[block]))
+        if len(X) == 0:
+            check_embeddings(X, n_features=self.n_features_in_, what=f"this {self.to_spec()} pipeline")
+        return out
+
+    def decode(self, codes: Any) -> np.ndarray:
+        """(n, code_size) uint8 → (n, d) float32 approximate vectors in the input space."""
+        self._check_fitted()
+        Y = self.quantizer.decode(codes)
+        for t in reversed(self.transforms):
+            Y = t.inverse_transform(Y)
+        return Y
+
+    def make_scanner(self):
+        """An empty :class:`lowdim.search.Scanner` for this pipeline's codes."""
+        self._check_fitted()
+        return self.quantizer.make_scanner(self.scan_metric)
+
+    # -- persistence ----------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted pipeline to ``path`` (.npz arrays + JSON header, no pickle)."""
+        self._check_fitted()
+        arrays: dict[str, np.ndarray] = {}
+        stages = []
+        for i, stage in enumerate([*self.transforms, self.quantizer]):
+            stages.append({"spec": stage.to_spec(), "class": type(stage).__name__, "params": stage.get_params()})
+            for name, value in stage.get_state().items():
+                arrays[f"s{i}.{name}"] = value
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "kind": "lowdim.Pipeline",
+            "lowdim_version": __version__,
+            "spec": self.to_spec(),
+            "metric": self.metric,
+            "random_state": self.random_state,
+            "max_train": self.max_train,
+            "n_features_in": self.n_features_in_,
+            "stages": stages,
+        }
+        return write_npz(path, meta, arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Pipeline":
+        """Read a pipeline written by :meth:`save`; it encodes exactly as before."""
+        meta, arrays = read_npz(path)
+        if meta.get("kind") != "lowdim.Pipeline":
+            raise FileFormatError(f"{path} holds a {meta.get('kind')!r}, not a lowdim.Pipeline")
+        try:
+            pipe = cls(meta["spec"], metric=meta["metric"], random_state=meta["random_state"], max_train=meta["max_train"])
+            for i, stage in enumerate([*pipe.transforms, pipe.quantizer]):
+                prefix = f"s{i}."
+                stage.set_state({k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)})
+            pipe.n_features_in_ = int(meta["n_features_in"])
+        except (KeyError, ParameterError) as exc:
+            raise FileFormatError(f"codec file {path} is incomplete: {exc}") from None
+        return pipe
+
+
+def load_codec(path: str | Path) -> Pipeline:
+    """Load a pipeline saved with :meth:`Pipeline.save`."""
+    return Pipeline.load(path)

@@ -1,0 +1,104 @@
+"""Product quantization ``pq<m>x<nbits>`` through FAISS's ``ProductQuantizer``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faiss
+import numpy as np
+
+from ..exceptions import ParameterError, ValidationError
+from ..search._scanners import PQScanner
+from ..validation import check_embeddings, check_positive_int
+from ._base import Quantizer, quiet_native_stderr
+
+__all__ = ["ProductQuantizer"]
+
+
+class ProductQuantizer(Quantizer):
+    """``pq<m>x<nbits>``: ``m`` sub-vectors, each coded by one of ``2**nbits`` centroids.
+
+    Parameters
+    ----------
+    m : int
+        Number of sub-quantizers; must divide the input width.
+    nbits : int
+        Bits per sub-code (4 uses FAISS's SIMD fast-scan kernel, 8 the classic one).
+    max_train : int
+        At most this many training rows are used for k-means.
+
+    Attributes
+    ----------
+    centroids_ : ndarray (m, 2**nbits, d/m) float32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(2000, 16)).astype(np.float32)
+    >>> ProductQuantizer(4, nbits=4).fit(X).encode(X).shape
+    (2000, 2)
+    """
+
+    keyword = "pq"
+    _state = ("centroids_",)
+    _params = ("m", "nbits", "max_train", "random_state")
+
+    def __init__(self, m: int, nbits: int = 8, *, max_train: int = 65_536, random_state: int = 0) -> None:
+        self.m = m
+        self.nbits = nbits
+        self.max_train = max_train
+        self.random_state = random_state
+
+    def to_spec(self) -> str:
+        return f"pq{self.m}x{self.nbits}"
+
+    def code_size_for(self, d: int) -> int:
+        return (self.m * self.nbits + 7) // 8
+
+    def check_width(self, d: int) -> None:
+        """Raise :class:`ParameterError` unless ``m`` divides ``d``."""
+        if d % self.m:
+            divisors = [k for k in range(1, min(d, 256) + 1) if d % k == 0]
+            raise ParameterError(
+                f"The 'm' parameter of PQ must divide n_features={d}. Got {self.m}. "
+                f"Valid values include {', '.join(map(str, divisors[-8:]))}."
+            )
+
+    def fit(self, X: Any) -> "ProductQuantizer":
+        check_positive_int(self.m, "m", owner="PQ")
+        if self.nbits not in (4, 8):
+            raise ParameterError(f"The 'nbits' parameter of PQ must be 4 or 8. Got {self.nbits!r}.")
+        X = check_embeddings(X)
+        self.check_width(X.shape[1])
+        ksub = 1 << self.nbits
+        if len(X) < ksub:
+            raise ValidationError(
+                f"PQ with nbits={self.nbits} needs at least {ksub} training vectors (one per centroid); got {len(X)}"
+            )
+        if len(X) > self.max_train:
+            rng = np.random.default_rng(self.random_state)
+            X = X[np.sort(rng.choice(len(X), self.max_train, replace=False))]
+        pq = faiss.ProductQuantizer(X.shape[1], self.m, self.nbits)
+        pq.cp.seed = int(self.random_state)
+        pq.cp.verbose = False
+        with quiet_native_stderr():
+            pq.train(np.ascontiguousarray(X))
+        self.centroids_ = faiss.vector_to_array(pq.centroids).reshape(self.m, ksub, -1).astype(np.float32)
+        self.n_features_in_ = X.shape[1]
+        self._after_load()
+        return self
+
+    def _after_load(self) -> None:
+        m, ksub, dsub = self.centroids_.shape
+        self._pq = faiss.ProductQuantizer(m * dsub, m, self.nbits)
+        faiss.copy_array_to_vector(self.centroids_.ravel(), self._pq.centroids)
+
+    def encode(self, X: Any) -> np.ndarray:
+        return self._pq.compute_codes(self._check_input(X))
+
+    def decode(self, codes: Any) -> np.ndarray:
+        return self._pq.decode(self._check_codes(codes))
+
+    def make_scanner(self, metric: str) -> PQScanner:
+        self._check_fitted()
+        return PQScanner(metric, self.code_size, self.centroids_, self.nbits)

@@ -1,0 +1,54 @@
+"""Fixtures shared by the whole suite: the real data sets in ../shared/data and seeded synthetic data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+#: the repository's parent holds shared/ (CI clones the repo with shared/ beside it)
+SHARED_DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
+WORDNET_MINILM = SHARED_DATA / "wordnet-minilm"
+
+
+def require(path: Path) -> Path:
+    """Fail (never skip) when a real data set is missing: a recall test that skips proves nothing."""
+    if not path.exists():
+        pytest.fail(f"real data set missing: {path} (expected ../shared/data beside the repository)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def wordnet_dir() -> Path:
+    return require(WORDNET_MINILM)
+
+
+@pytest.fixture(scope="session")
+def wordnet(wordnet_dir: Path):
+    """The full wordnet-minilm set: corpus (116697, 384) float16 memmap, queries (2000, 384), gt (2000, 100)."""
+    from lowdim.eval import load_dataset
+
+    return load_dataset(wordnet_dir)
+
+
+def low_rank_data(n: int = 2000, d: int = 64, rank: int = 8, *, seed: int = 0, noise: float = 0.05) -> np.ndarray:
+    """Seeded data with low intrinsic dimension: a Gaussian latent through a random map, plus noise."""
+    rng = np.random.default_rng(seed)
+    latent = rng.standard_normal((n, rank))
+    basis = rng.standard_normal((rank, d)) / np.sqrt(rank)
+    X = latent @ basis + noise * rng.standard_normal((n, d)) + 0.3 * rng.standard_normal(d)
+    return X.astype(np.float32)
+
+
+@pytest.fixture
+def structured():
+    """(X, Q): 2,000 × 64 documents and 50 queries of low intrinsic dimension."""
+    X = low_rank_data(2050, 64, 8, seed=1)
+    return X[:2000], X[2000:]
+
+
+@pytest.fixture(scope="session")
+def make_data():
+    """The :func:`low_rank_data` generator, for tests that need their own shapes."""
+    return low_rank_data
