@@ -28,6 +28,7 @@ from .exceptions import (
 )
 from ._version import __version__
 from .validation import check_embeddings
+from .diagnose import Diagnosis, diagnose
 from .spec import Spec, bytes_per_vector, parse_spec
 from .codecs import Pipeline, load_codec
 from .search import CodeIndex, SearchResult, search
@@ -35,6 +36,8 @@ from .search import CodeIndex, SearchResult, search
 __all__ = [
     "__version__",
     "check_embeddings",
+    "diagnose",
+    "Diagnosis",
     "Spec",
     "parse_spec",
     "bytes_per_vector",
