@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+
+# before any test module imports faiss (lowdim sets this too, but only if it loads first):
+# spinning OpenMP waits make FAISS many times slower on a shared 2-core machine
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from pathlib import Path  # noqa: E402
 
 import numpy as np
 import pytest

@@ -25,7 +25,7 @@ from ..eval import Dataset, exact_knn, ndcg_at_k, recall_at_k
 from ..exceptions import ParameterError
 from ..search import CodeIndex
 from ..spec import parse_spec
-from ..validation import check_k
+from ..validation import check_embeddings, check_k
 from ._faiss import faiss_equivalent
 
 __all__ = ["BenchResult", "BenchReport", "run_bench", "single_thread"]
@@ -186,14 +186,18 @@ def run_bench(
     True
     """
     k = check_k(k)
+    corpus = data.corpus
+    # the data first, then the specs: a bad file is the more basic mistake
+    if getattr(corpus, "ndim", 0) != 2:
+        check_embeddings(corpus, name="corpus")
+    n, d = corpus.shape
+    check_embeddings(corpus[: min(n, 4096)], name="corpus")
+    queries = check_embeddings(data.queries, name="queries", n_features=d, what="the corpus")
     parsed = [parse_spec(s) for s in specs]
     if not parsed:
         raise ParameterError("no specs to benchmark; pass e.g. --specs 'f32,int8,binary+rerank10'")
     for s in parsed:
-        s.check(data.d)
-    corpus = data.corpus
-    queries = np.asarray(data.queries, dtype=np.float32)
-    n, d = corpus.shape
+        s.check(d)
     # ground truth: exact float32 top-k (computed in blocks when not given)
     gt = data.gt
     if gt is None or gt.shape[1] < k:

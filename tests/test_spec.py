@@ -1,0 +1,119 @@
+"""The spec-string grammar: parsing, printing, byte arithmetic, errors."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lowdim import ParameterError, SpecError, bytes_per_vector, parse_spec
+
+
+@pytest.mark.parametrize(
+    "text, canonical",
+    [
+        ("f32", "f32"),
+        ("int8", "int8"),
+        ("pca128/int8", "pca128/int8"),
+        ("mrl256/binary+rerank10", "mrl256/binary+rerank10"),
+        ("opq48/pq48x8+rerank4", "opq48/pq48x8+rerank4"),
+        ("opq48/pq48+rerank4", "opq48/pq48x8+rerank4"),
+        ("itq/binary", "itq/binary"),
+        ("rbq2", "rbq2"),
+        ("rp128/f16", "rp128/f16"),
+        ("pca128", "pca128/f32"),
+        (" PCA64 / Int8 + Rerank2 ", "pca64/int8+rerank2"),
+    ],
+)
+def test_parse_and_print(text, canonical):
+    spec = parse_spec(text)
+    assert spec.to_spec() == canonical
+    assert parse_spec(spec.to_spec()) == spec
+
+
+@pytest.mark.parametrize(
+    "d, spec, expected",
+    [
+        (384, "f32", 1536),
+        (384, "f16", 768),
+        (384, "int8", 384),
+        (384, "int4", 192),
+        (385, "int4", 193),
+        (384, "binary+rerank10", 48),
+        (13, "binary", 2),
+        (384, "rbq2+rerank4", 96),
+        (384, "pca128/int8", 128),
+        (384, "pq48x8", 48),
+        (384, "pq96x4", 48),
+        (768, "mrl256/binary", 32),
+        (384, "opq48/pq48", 48),
+        (384, "itq/binary", 48),
+    ],
+)
+def test_bytes_per_vector(d, spec, expected):
+    assert bytes_per_vector(d, spec) == expected
+
+
+def test_bytes_per_vector_matches_a_fitted_codec(make_data):
+    from lowdim import Pipeline
+
+    X = make_data(600, 64, 8)
+    for spec in ["int4", "rbq3", "pq16x4", "pca24/binary", "pq8"]:
+        assert Pipeline(spec).fit(X).code_size == bytes_per_vector(64, spec)
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("pqq48", r"unknown piece 'pqq48' in spec 'pqq48'\. Did you mean 'pq'\? Valid pieces: pca<d>"),
+        ("int9", r"unknown piece 'int9' in spec 'int9'.*Valid pieces:.*int8, int4"),
+        ("int8/pca64", r"'pca64' comes after the quantizer 'int8' in spec 'int8/pca64'"),
+        ("int8+rerank", r"unknown suffix 'rerank' in spec 'int8\+rerank'"),
+        ("int8+rerank0", r"rerank factor in spec 'int8\+rerank0' must be >= 1"),
+        ("int8+rerank2+rerank4", r"more than one '\+' suffix"),
+        ("pca64//int8", r"empty stage in spec 'pca64//int8'"),
+        ("", r"empty spec"),
+        ("pq48x5", r"PQ supports 4 or 8 bits per sub-code; got 5"),
+        ("pca0/int8", r"needs a size >= 1"),
+    ],
+)
+def test_parse_errors_name_the_piece_and_the_whole(text, match):
+    with pytest.raises(SpecError, match=match):
+        parse_spec(text)
+
+
+def test_non_string_spec():
+    with pytest.raises(SpecError, match="a spec must be a string"):
+        parse_spec(128)
+
+
+@pytest.mark.parametrize(
+    "d, spec, match",
+    [
+        (384, "pq50", r"The 'm' parameter of pq must divide n_features=384 \(in spec 'pq50x8'\)\. Got 50\."),
+        (384, "pca512/int8", r"'pca512' in spec 'pca512/int8' asks for 512 dimensions, but its input has only 384"),
+        (384, "pca100/pq32", r"must divide n_features=100"),
+    ],
+)
+def test_width_errors(d, spec, match):
+    with pytest.raises(ParameterError, match=match):
+        bytes_per_vector(d, spec)
+
+
+def test_bad_width_argument():
+    with pytest.raises(ParameterError, match="'d' parameter of bytes_per_vector must be a positive integer"):
+        bytes_per_vector(0, "int8")
+
+
+_transforms = st.sampled_from(["pca32", "mrl16", "rp24", "itq", "opq8"])
+_quantizers = st.sampled_from(["f32", "f16", "int8", "int4", "binary", "hamming", "rbq2", "rbq3", "pq8x8", "pq8x4"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_transforms, max_size=2), _quantizers, st.one_of(st.none(), st.integers(1, 50)))
+def test_round_trip_invariant(transforms, quantizer, rerank):
+    text = "/".join([*transforms, quantizer]) + (f"+rerank{rerank}" if rerank else "")
+    spec = parse_spec(text)
+    assert spec.to_spec() == text
+    assert spec.rerank == rerank
+    assert parse_spec(spec.to_spec()) == spec
