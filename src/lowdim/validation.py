@@ -12,7 +12,20 @@ import numpy as np
 
 from .exceptions import DimensionError, DTypeError, ParameterError, ValidationError
 
-__all__ = ["check_embeddings", "check_k", "check_choice", "check_positive_int"]
+__all__ = ["check_embeddings", "check_k", "check_choice", "check_positive_int", "as_float32"]
+
+
+def as_float32(a: Any) -> np.ndarray:
+    """``a`` as a C-contiguous float32 array (no copy when it already is one).
+
+    float16 goes through ``np.copyto`` into a fresh buffer, which is several times faster
+    than ``astype`` for half floats in current numpy; memmaps are read once.
+    """
+    if isinstance(a, np.ndarray) and a.dtype == np.float32 and a.flags.c_contiguous and not isinstance(a, np.memmap):
+        return a
+    out = np.empty(np.shape(a), np.float32)
+    np.copyto(out, a, casting="unsafe")
+    return out
 
 
 def _row_list(rows: np.ndarray, limit: int = 5) -> str:
@@ -86,7 +99,7 @@ def check_embeddings(
         raise ValidationError(f"{name} is empty (0 rows); expected at least 1 vector of {n_features or d} features")
     if n_features is not None and d != n_features:
         raise DimensionError(f"{name} has {d} features, but {what} expects {n_features}")
-    out = np.ascontiguousarray(arr, dtype=dtype)
+    out = as_float32(arr) if dtype is np.float32 else np.ascontiguousarray(arr, dtype=dtype)
     if copy and out is arr:
         out = out.copy()
     if n:

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..exceptions import DimensionError, ParameterError
-from ..validation import check_embeddings, check_k
+from ..validation import as_float32, check_embeddings, check_k
 from ._topk import pad_value, topk
 
 __all__ = ["SearchResult", "CodeIndex", "search", "rerank_exact"]
@@ -68,14 +68,14 @@ def rerank_exact(
         if not valid.any():
             continue
         uniq, inverse = np.unique(cand[valid], return_inverse=True)
-        rows = np.asarray(vectors[uniq], dtype=np.float32)  # sorted ids: sequential disk reads
+        rows = as_float32(vectors[uniq])  # sorted ids: sequential disk reads
         if metric == "cosine":
             norms = np.linalg.norm(rows, axis=1, keepdims=True)
             rows = rows / np.where(norms > 0, norms, 1.0)
-        full = q @ rows.T  # (chunk, |uniq|)
         pos = np.zeros(cand.shape, np.int64)
         pos[valid] = inverse
-        S = np.take_along_axis(full, pos, axis=1)
+        # one small product per query over its own candidates (a full q @ rows.T would waste chunk-fold work)
+        S = np.matmul(rows[pos], q[:, :, None])[..., 0]
         if metric == "l2":
             S = (q * q).sum(1)[:, None] - 2 * S + (rows * rows).sum(1)[pos]
         ids = np.where(valid, cand, -1)
