@@ -25,6 +25,11 @@ app = typer.Typer(
 
 err_console = Console(stderr=True)
 
+
+@app.callback()
+def _root() -> None:
+    """Compact embeddings: diagnose, compress, plan, store and search vector collections."""
+
 # Parts that contribute commands; a part whose module is absent is skipped.
 _COMMAND_MODULES = (
     "lowdim.bench._cli",

@@ -1,0 +1,28 @@
+"""Encoders: text → vectors, with all-MiniLM-L6-v2 bundled offline.
+
+- :class:`TextEncoder` embeds a list of texts (early exit with ``layers=N``).
+- :func:`embed_file` embeds a .txt / .jsonl / .csv / .parquet file into a .npy,
+  resumably.
+- :func:`read_texts` reads the text column of such a file.
+- :func:`bundled_texts` is the folder of the bundled WordNet sample.
+
+Nothing here imports torch until a model is first used.
+"""
+
+from __future__ import annotations
+
+from ._bundled import bundled_texts
+from ._embed_file import embed_file, partial_dir
+from ._readers import TEXT_FORMATS, read_texts
+from ._text import BUNDLED_MODEL, TextEncoder, resolve_model
+
+__all__ = [
+    "TextEncoder",
+    "embed_file",
+    "read_texts",
+    "bundled_texts",
+    "resolve_model",
+    "partial_dir",
+    "BUNDLED_MODEL",
+    "TEXT_FORMATS",
+]

