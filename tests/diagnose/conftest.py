@@ -48,7 +48,7 @@ def synth() -> type[Synthetic]:
 @pytest.fixture(scope="session")
 def wordnet_dir() -> Path:
     if not (WORDNET / "corpus.f16.npy").is_file():
-        pytest.skip(f"real data not found in {WORDNET}")
+        pytest.fail(f"real data set missing: {WORDNET} (expected ../shared/data beside the repository)")
     return WORDNET
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("sentence_transformers", reason="the text extra (lowdim[text]) is not installed")
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "wordnet-minilm"
 N_QUERIES = 50
@@ -16,7 +15,7 @@ N_QUERIES = 50
 
 def _need_data() -> Path:
     if not (DATA / "queries.jsonl").is_file():
-        pytest.skip(f"shared data set not found at {DATA.resolve()}")
+        pytest.fail(f"real data set missing: {DATA.resolve()} (expected ../shared/data beside the repository)")
     return DATA
 
 

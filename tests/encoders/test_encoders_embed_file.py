@@ -38,7 +38,7 @@ def _write_csv(path: Path, texts: list[str]) -> Path:
 
 
 def _write_parquet(path: Path, texts: list[str]) -> Path:
-    pa = pytest.importorskip("pyarrow")
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     pq.write_table(pa.table({"id": list(range(len(texts))), "gloss": texts}), path)

@@ -74,7 +74,7 @@ def test_overrides_take_paths_or_arrays(folder, tmp_path_factory):
 
 
 def test_hdf5_single_file(tmp_path):
-    h5py = pytest.importorskip("h5py")
+    import h5py
     rng = np.random.default_rng(2)
     with h5py.File(tmp_path / "glove-25-angular.hdf5", "w") as f:
         f.attrs["distance"] = "angular"
@@ -131,7 +131,6 @@ def test_docstring_examples_run(tmp_path, monkeypatch):
     assert result.attempted > 0
 
 
-@pytest.mark.skipif(not WORDNET.is_dir(), reason=f"real data not found at {WORDNET}")
 def test_wordnet_minilm_folder():
     ds = load_dataset(WORDNET)
     assert (ds.n, ds.d, ds.n_queries) == (116697, 384, 2000)

@@ -160,7 +160,6 @@ def test_errors():
         exact_knn(np.zeros(10, dtype=np.float32), corpus[:1], 1)
 
 
-@pytest.mark.skipif(not WORDNET.is_dir(), reason=f"real data not found at {WORDNET}")
 def test_reproduces_wordnet_minilm_ground_truth():
     corpus = np.load(WORDNET / "corpus.f16.npy", mmap_mode="r")  # float16 on disk, float32 per block
     queries = np.load(WORDNET / "queries.npy")[:200]

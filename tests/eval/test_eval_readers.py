@@ -11,9 +11,9 @@ import pytest
 from lowdim.exceptions import DimensionError, DTypeError, FileFormatError, ParameterError
 from lowdim.eval import MissingDependencyError, read_ids, read_qrels_jsonl, read_vectors
 
-h5py = pytest.importorskip("h5py")
-pa = pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
+import h5py  # noqa: E402  (the io extra is part of the test install)
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
 
 
 def write_vecs(path, X):
