@@ -32,6 +32,8 @@ from .diagnose import Diagnosis, diagnose
 from .spec import Spec, bytes_per_vector, parse_spec
 from .codecs import Pipeline, load_codec
 from .search import CodeIndex, SearchResult, search
+from .store import Collection
+from .server import Client
 
 __all__ = [
     "__version__",
@@ -46,6 +48,8 @@ __all__ = [
     "CodeIndex",
     "SearchResult",
     "search",
+    "Collection",
+    "Client",
     "LowdimError",
     "ValidationError",
     "DimensionError",

@@ -1,0 +1,433 @@
+"""``create_app``: the FastAPI application that serves lowdim collections over HTTP.
+
+A thin layer: each endpoint checks the server's caps, turns JSON into the arrays
+the Python API takes, calls one :class:`~lowdim.store.Collection` method and turns
+its result back into JSON with the same field names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import inspect
+import json
+import logging
+import os
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Callable, Sequence
+
+import anyio
+from fastapi import Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.responses import Response
+
+from .._version import __version__
+from ..exceptions import ParameterError, ValidationError
+from ..spec import parse_spec
+from ..store import Collection
+from ._errors import HTTPError, input_guard, install_error_handlers
+from ._limits import BodyLimitMiddleware, HostCheckMiddleware, Limits, check_filter, check_rows, json_matrix
+from ._metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
+from ._openapi import tailor_openapi
+from ._models import (
+    AddRequest,
+    CollectionsResponse,
+    DeleteResponse,
+    ErrorResponse,
+    HealthResponse,
+    IdsRequest,
+    IdsResponse,
+    InfoResponse,
+    RecordsResponse,
+    SearchRequest,
+    SearchResponse,
+    UpsertRequest,
+)
+from ._registry import Registry, ServedCollection, discover
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("lowdim.server")
+
+_ERR = {"model": ErrorResponse}
+_READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {**_ERR, "description": "Malformed JSON, or a text query to a collection without a text encoder."},
+    404: {**_ERR, "description": "No such collection (or id)."},
+    409: {**_ERR, "description": "The collection is closed (server shutting down)."},
+    413: {**_ERR, "description": "Request body larger than max_body_bytes."},
+    422: {**_ERR, "description": "Invalid vectors, parameters or filter; the message says how to fix it."},
+}
+_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_READ_ERRORS,
+    401: {**_ERR, "description": "Missing or wrong API key."},
+    403: {**_ERR, "description": "Writes are disabled on this server (no API key configured)."},
+    409: {**_ERR, "description": "An id already exists, or another process is writing the collection."},
+}
+
+
+def _json(obj: Any, status: int = 200) -> Response:
+    body = json.dumps(obj, allow_nan=False, separators=(",", ":")).encode()
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _ids(value: Any, limits: Limits, *, required: bool) -> list[Any] | None:
+    if value is None:
+        if required:
+            raise ValidationError("ids are required: a JSON array of strings or integers")
+        return None
+    if not isinstance(value, list):
+        raise ValidationError(f"ids must be a JSON array of strings or integers; got {type(value).__name__}")
+    check_rows(len(value), "ids", limits)
+    # JSON has one number type: 7.0 is the integer 7 (the store takes ints and strings only)
+    return [int(v) if type(v) is float and v.is_integer() and abs(v) < 2**63 else v for v in value]
+
+
+def _text_method(col: Collection, method: str, name: str) -> Callable[..., Any]:
+    fn = getattr(col, method, None)
+    if fn is None:
+        raise HTTPError(
+            400,
+            f"collection {name!r} has no text encoder, so it takes no text; send vectors of {col.dim} numbers instead",
+            {"type": "ParameterError"},
+        )
+    return fn
+
+
+def _call(fn: Callable[..., Any], args: tuple, required: dict[str, Any], optional: dict[str, Any], what: str) -> Any:
+    """``fn(*args, **required, **optional)`` where optional values that are unset (None/False) are left out.
+
+    Text methods come from the encoders part; a setting they do not take is refused
+    by name instead of being dropped silently.
+    """
+    kwargs = dict(required)
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        params = {}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    for key, value in optional.items():
+        if value is None or value is False:
+            continue
+        if not takes_any and key not in params:
+            raise ParameterError(f"{what} does not take '{key}'; leave it out")
+        kwargs[key] = value
+    return fn(*args, **kwargs)
+
+
+def _info(served: ServedCollection, col: Collection) -> dict[str, Any]:
+    info = col.info()
+    info.pop("path", None)  # the server's file layout is nobody's business
+    info["name"] = served.name
+    info["text"] = hasattr(col, "search_text")
+    return info
+
+
+def create_app(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    api_key: str | None = None,
+    allow_unauthenticated_writes: bool = False,
+    max_body_bytes: int = Limits.max_body_bytes,
+    max_batch: int = Limits.max_batch,
+    max_k: int = Limits.max_k,
+    max_rerank: int = Limits.max_rerank,
+    max_ef: int = Limits.max_ef,
+    max_filter_terms: int = Limits.max_filter_terms,
+    max_candidates: int = Limits.max_candidates,
+    readers: int = 1,
+    refresh_interval: float = 2.0,
+    close_timeout: float = 30.0,
+    allowed_hosts: Sequence[str] | None = None,
+) -> FastAPI:
+    """The HTTP service for the collections under ``paths``.
+
+    Parameters
+    ----------
+    paths : path or sequence of paths
+        Collection folders, or folders whose sub-folders are collections. A collection
+        is served under its folder name; names are looked up, never joined into paths.
+    api_key : str, optional
+        The key write requests must send as ``Authorization: Bearer <key>`` (compared in
+        constant time). Without one, writes are refused (403) unless
+        ``allow_unauthenticated_writes=True``. Reads never need it.
+    allow_unauthenticated_writes : bool
+        Let anyone who can reach the server write (only sensible on loopback).
+    max_body_bytes, max_batch, max_k, max_rerank, max_ef, max_filter_terms, max_candidates : int
+        Caps per request (see :class:`~lowdim.server._limits.Limits`); exceeding one is a 413 (body) or 422.
+    readers : int
+        Read-only snapshots per collection: searches on one snapshot run one at a time,
+        so more snapshots answer more searches in parallel (each holds its own codes in RAM).
+    refresh_interval : float
+        Seconds between checks for changes another process committed (0: never).
+    close_timeout : float
+        At shutdown, how long to wait for a running write before closing.
+    allowed_hosts : sequence of str, optional
+        Host header names to answer (others get 400); :func:`~lowdim.server.serve` sets the
+        loopback names when it binds to loopback, against DNS rebinding. None: any.
+
+    Returns
+    -------
+    fastapi.FastAPI
+        ``app.state.registry`` holds the served collections; they are closed when the app shuts down.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile
+    >>> from fastapi.testclient import TestClient
+    >>> from lowdim.store import Collection
+    >>> root = tempfile.mkdtemp()
+    >>> with Collection.create(root + "/demo", dim=4, spec="f32") as col:
+    ...     _ = col.add(np.eye(4, dtype=np.float32))
+    >>> with TestClient(create_app(root)) as http:
+    ...     http.post("/collections/demo/search", json={"queries": [[1, 0, 0, 0]], "k": 2}).json()["ids"]
+    [[0, 1]]
+    """
+    if api_key is not None and (not isinstance(api_key, str) or not api_key):
+        raise ParameterError("The 'api_key' parameter of create_app must be a non-empty string or None.")
+    limits = Limits(max_body_bytes, max_batch, max_k, max_rerank, max_ef, max_filter_terms, max_candidates).validated()
+    if isinstance(readers, bool) or not isinstance(readers, int) or not 1 <= readers <= 64:
+        raise ParameterError(f"The 'readers' parameter of create_app must be an integer in [1, 64]. Got {readers!r}.")
+    registry = Registry(discover(paths), readers=readers)
+    metrics = Metrics()
+    writes_mode = "api_key" if api_key is not None else ("open" if allow_unauthenticated_writes else "disabled")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(registry.open)  # no-op unless a previous run closed them
+        poller = None
+        if refresh_interval > 0:
+
+            async def poll() -> None:
+                while True:
+                    await asyncio.sleep(refresh_interval)
+                    try:
+                        await anyio.to_thread.run_sync(registry.refresh_stale)
+                    except Exception:  # keep serving the current snapshots
+                        log.exception("refreshing the served collections failed")
+
+            poller = asyncio.create_task(poll())
+        try:
+            yield
+        finally:
+            if poller is not None:
+                poller.cancel()
+            n = await anyio.to_thread.run_sync(registry.close, close_timeout)
+            log.info("lowdim: closed %d collection%s", n, "" if n == 1 else "s")
+
+    app = FastAPI(
+        title="lowdim",
+        version=__version__,
+        description=(
+            "Search compact embedding collections. Bodies use the Python API's names: "
+            "`queries`, `k`, `filter`, `rerank`, `ef` for search; `vectors`, `ids`, `metadata` for writes. "
+            "Errors are `{\"error\": \"...\", \"detail\": ...}`. Writes need `Authorization: Bearer <key>`."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.registry = registry
+    app.state.metrics = metrics
+    app.state.limits = limits
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
+    if allowed_hosts is not None:
+        app.add_middleware(HostCheckMiddleware, allowed_hosts=list(allowed_hosts))
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+    # -- who may write ----------------------------------------------------------------------
+    if api_key is not None:
+        bearer = HTTPBearer(auto_error=False, description="The server's API key (--api-key or LOWDIM_API_KEY).")
+        expected = api_key.encode()
+
+        def may_write(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+            if creds is None:
+                raise HTTPError(
+                    401,
+                    "this endpoint writes, so it needs the server's API key: send 'Authorization: Bearer <key>'",
+                    None,
+                    {"WWW-Authenticate": "Bearer"},
+                )
+            if not hmac.compare_digest(creds.credentials.encode(), expected):
+                raise HTTPError(401, "wrong API key", None, {"WWW-Authenticate": "Bearer"})
+
+    elif allow_unauthenticated_writes:
+
+        def may_write() -> None:
+            return None
+
+    else:
+
+        def may_write() -> None:
+            raise HTTPError(
+                403,
+                "writes are disabled on this server: start it with --api-key (or LOWDIM_API_KEY), "
+                "or --allow-unauthenticated-writes on a trusted loopback",
+                None,
+            )
+
+    writer = [Depends(may_write)]
+
+    # -- service ----------------------------------------------------------------------------
+    # async: these answer from the event loop even when every worker thread is busy searching
+    @app.get("/health", response_model=HealthResponse, tags=["service"])
+    async def health() -> Response:
+        """Liveness, served collections, write mode and the caps of this server."""
+        return _json(
+            {
+                "status": "ok",
+                "version": __version__,
+                "collections": registry.names,
+                "writes": writes_mode,
+                "limits": limits.to_dict(),
+            }
+        )
+
+    @app.get(
+        "/metrics",
+        tags=["service"],
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text."}},
+    )
+    async def prometheus() -> Response:
+        """Request counts and latency histograms per endpoint, and collection sizes (Prometheus text format)."""
+        gauges = []
+        for s in registry.collections.values():
+            lab = {"collection": s.name}
+            gauges.append(("lowdim_collection_vectors", "gauge", "Live vectors in a served collection.", lab, s.count))
+        for s in registry.collections.values():
+            lab = {"collection": s.name}
+            gauges.append(("lowdim_collection_deleted", "gauge", "Deleted rows not yet compacted.", lab, s.deleted))
+        for s in registry.collections.values():
+            lab = {"collection": s.name}
+            gauges.append(("lowdim_collection_writes_total", "counter", "Write requests that changed a collection.", lab, s.writes))
+        return Response(metrics.render(gauges), media_type=CONTENT_TYPE)
+
+    # -- reading ----------------------------------------------------------------------------
+    @app.get("/collections", response_model=CollectionsResponse, tags=["collections"])
+    def list_collections() -> Response:
+        """Every served collection and its info."""
+        out = []
+        for served in registry.collections.values():
+            with served.reading() as col:
+                out.append(_info(served, col))
+        return _json({"collections": out})
+
+    @app.get("/collections/{name}", response_model=InfoResponse, responses=_READ_ERRORS, tags=["collections"])
+    def info(name: str) -> Response:
+        """``Collection.info()``: settings, counts, RAM and disk bytes."""
+        served = registry.get(name)
+        with served.reading() as col:
+            return _json(_info(served, col))
+
+    @app.post("/collections/{name}/search", response_model=SearchResponse, responses=_READ_ERRORS, tags=["collections"])
+    def search(name: str, body: SearchRequest) -> Response:
+        """``Collection.search``: the k best items per query, ``ids``/``scores`` of shape (n_queries, k).
+
+        Send ``queries`` (vectors) or, when the collection has a text encoder, ``text``.
+        """
+        served = registry.get(name)
+        limits.check_search(body.k, body.rerank, body.ef)
+        flt = check_filter(body.filter, limits)
+        if (body.queries is None) == (body.text is None):
+            raise ParameterError("send exactly one of 'queries' (vectors) and 'text'")
+        s = served.settings
+        factor = body.rerank if body.rerank is not None else (parse_spec(s.spec).rerank or 1)
+        with served.reading() as col, input_guard():
+            if body.text is not None:
+                fn = _text_method(col, "search_text", name)
+                text = body.text
+                if isinstance(text, list):
+                    if not text or not all(isinstance(t, str) for t in text):
+                        raise ValidationError("text must be a string or a non-empty JSON array of strings")
+                    check_rows(len(text), "texts", limits)
+                elif not isinstance(text, str):
+                    raise ValidationError(f"text must be a string or a JSON array of strings; got {type(text).__name__}")
+                limits.check_candidates(len(text) if isinstance(text, list) else 1, body.k, factor)
+                optional = {"rerank": body.rerank, "ef": body.ef, "model": body.model, "with_metadata": body.with_metadata}
+                res = _call(fn, (text,), {"k": body.k, "filter": flt}, optional, "text search")
+            else:
+                Q = json_matrix(body.queries, "queries", limits, n_features=s.dim, what=s.describe())
+                limits.check_candidates(len(Q), body.k, factor)
+                res = col.search(
+                    Q, body.k, filter=flt, rerank=body.rerank, ef=body.ef, model=body.model, with_metadata=body.with_metadata
+                )
+        return _json(res.to_dict())
+
+    @app.post("/collections/{name}/get", response_model=RecordsResponse, responses=_READ_ERRORS, tags=["collections"])
+    def get(name: str, body: IdsRequest) -> Response:
+        """``Collection.get(ids)``: stored vectors and metadata, in the order asked for."""
+        served = registry.get(name)
+        ids = _ids(body.ids, limits, required=True)
+        with served.reading() as col, input_guard():
+            rec = col.get(ids)
+        return _json({"ids": list(rec.ids), "vectors": rec.vectors.tolist(), "metadata": rec.metadata})
+
+    # -- writing ----------------------------------------------------------------------------
+    def _insert(name: str, body: AddRequest, op: str) -> Response:
+        served = registry.get(name)
+        ids = _ids(body.ids, limits, required=op == "upsert")
+        if body.metadata is not None and not isinstance(body.metadata, list):
+            raise ValidationError(f"metadata must be a JSON array of objects (one per vector); got {type(body.metadata).__name__}")
+        if (body.vectors is None) == (body.texts is None):
+            raise ParameterError("send exactly one of 'vectors' and 'texts'")
+        s = served.settings
+        if body.texts is not None:
+            texts = body.texts
+            if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+                raise ValidationError("texts must be a non-empty JSON array of strings")
+            check_rows(len(texts), "texts", limits)
+            with served.reading() as col:
+                _text_method(col, f"{op}_texts", name)  # 400 before taking the write lock
+
+            def run(w: Collection) -> Any:
+                fn = _text_method(w, f"{op}_texts", name)
+                return _call(fn, (texts,), {"ids": ids, "metadata": body.metadata}, {"model": body.model}, f"{op}_texts")
+
+        else:
+            X = json_matrix(body.vectors, "vectors", limits, n_features=s.dim, what=s.describe())
+
+            def run(w: Collection) -> Any:
+                return getattr(w, op)(X, ids=ids, metadata=body.metadata, model=body.model)
+
+        with input_guard():
+            out = served.write(run)
+        return _json({"ids": list(out)})
+
+    @app.post(
+        "/collections/{name}/add", response_model=IdsResponse, responses=_WRITE_ERRORS, dependencies=writer, tags=["writes"]
+    )
+    def add(name: str, body: AddRequest) -> Response:
+        """``Collection.add``: store vectors (or texts) atomically; returns their ids once they are on disk."""
+        return _insert(name, body, "add")
+
+    @app.post(
+        "/collections/{name}/upsert", response_model=IdsResponse, responses=_WRITE_ERRORS, dependencies=writer, tags=["writes"]
+    )
+    def upsert(name: str, body: UpsertRequest) -> Response:
+        """``Collection.upsert``: insert, atomically replacing items that have one of these ids."""
+        return _insert(name, body, "upsert")
+
+    @app.post(
+        "/collections/{name}/delete", response_model=DeleteResponse, responses=_WRITE_ERRORS, dependencies=writer, tags=["writes"]
+    )
+    def delete(name: str, body: IdsRequest) -> Response:
+        """``Collection.delete``: remove these ids (unknown ones are ignored); returns how many were deleted."""
+        served = registry.get(name)
+        ids = _ids(body.ids, limits, required=True)
+        with input_guard():
+            n = served.write(lambda w: w.delete(ids))
+        return _json({"deleted": int(n)})
+
+    # the schema names the served collections and their dims, models and caps
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            served = list(registry.collections.values())
+            text = {m: all(s.has(m) for s in served) for m in ("search_text", "add_texts", "upsert_texts")}
+            app.openapi_schema = tailor_openapi(
+                schema, names=registry.names, settings=[s.settings for s in served], text=text, limits=limits
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

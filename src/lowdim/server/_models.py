@@ -1,0 +1,180 @@
+"""Request and response bodies: the Python API's argument names, as JSON.
+
+Arrays, ids, metadata and filters are typed ``Any`` for validation and described
+in the OpenAPI schema by hand: they go through lowdim's own gates (the array gate,
+the store's id and metadata checks, the filter compiler), so a bad value gets
+lowdim's one-line message rather than a generic one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+__all__ = [
+    "SearchRequest",
+    "AddRequest",
+    "UpsertRequest",
+    "IdsRequest",
+    "SearchResponse",
+    "IdsResponse",
+    "DeleteResponse",
+    "RecordsResponse",
+    "InfoResponse",
+    "CollectionsResponse",
+    "HealthResponse",
+    "ErrorResponse",
+    "REQUEST_MODELS",
+]
+
+_MATRIX = {
+    "type": "array",
+    "minItems": 1,
+    "items": {"type": "array", "minItems": 1, "items": {"type": "number"}},
+}
+_IDS = {"type": "array", "items": {"anyOf": [{"type": "integer"}, {"type": "string"}]}}
+_METADATA = {"type": "array", "items": {"anyOf": [{"type": "object"}, {"type": "null"}]}}
+_FILTER = {"type": "object", "additionalProperties": True}
+_TEXT = {"anyOf": [{"type": "string"}, {"type": "array", "minItems": 1, "items": {"type": "string"}}]}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _integral(v: Any) -> Any:
+    # JSON has one number type: 10.0 is the integer 10 (strings and booleans stay refused)
+    return int(v) if type(v) is float and v.is_integer() else v
+
+
+#: an integer, written as 10 or 10.0 in JSON
+JSONInt = Annotated[StrictInt, BeforeValidator(_integral)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SearchRequest(_Body):
+    """``Collection.search(queries, k, filter=, rerank=, ef=, model=, with_metadata=)``, or
+    ``search_text(text, k, filter=)`` when the collection has a text encoder: send exactly one
+    of ``queries`` and ``text``."""
+
+    queries: Any = Field(
+        None,
+        description="Query vectors, shape (n_queries, dim); one query is a batch of one: [[...]].",
+        json_schema_extra=_nullable(_MATRIX),
+    )
+    text: Any = Field(
+        None,
+        description="Query text(s), for collections with a text encoder.",
+        json_schema_extra=_nullable(_TEXT),
+    )
+    k: JSONInt = Field(10, description="Neighbours per query (at most the server's max_k).")
+    filter: Any = Field(
+        None,
+        description="Metadata conditions, e.g. {\"pos\": \"n\", \"year\": {\"$gte\": 2020}}.",
+        json_schema_extra=_nullable(_FILTER),
+    )
+    rerank: Optional[JSONInt] = Field(
+        None, description="Rescore rerank*k candidates with the full vectors; default the spec's +rerankN; 0 disables."
+    )
+    ef: Optional[JSONInt] = Field(None, description="HNSW beam width (index='hnsw' only).")
+    model: Optional[StrictStr] = Field(None, description="The embedding model of the queries; refused if not the collection's.")
+    with_metadata: StrictBool = Field(False, description="Also return each hit's metadata.")
+
+
+class AddRequest(_Body):
+    """``Collection.add(vectors, ids=, metadata=, model=)``, or ``add_texts(texts, ids=, metadata=)``."""
+
+    vectors: Any = Field(None, description="Vectors, shape (n, dim).", json_schema_extra=_nullable(_MATRIX))
+    texts: Any = Field(
+        None,
+        description="Texts to embed, for collections with a text encoder.",
+        json_schema_extra=_nullable({"type": "array", "minItems": 1, "items": {"type": "string"}}),
+    )
+    ids: Any = Field(None, description="n unique ids (ints or strings); default 0, 1, 2, ...", json_schema_extra=_nullable(_IDS))
+    metadata: Any = Field(None, description="n JSON objects (or null), filterable.", json_schema_extra=_nullable(_METADATA))
+    model: Optional[StrictStr] = Field(None, description="The embedding model of the vectors.")
+
+
+class UpsertRequest(AddRequest):
+    """``Collection.upsert(vectors, ids, metadata=, model=)``: ids are required."""
+
+    ids: Any = Field(..., description="n unique ids; items that have one are replaced.", json_schema_extra=_IDS)
+
+
+class IdsRequest(_Body):
+    """``Collection.delete(ids)`` / ``Collection.get(ids)``."""
+
+    ids: Any = Field(..., description="Ids (ints or strings).", json_schema_extra=_IDS)
+
+
+Id = Union[StrictInt, StrictStr]
+
+
+class SearchResponse(BaseModel):
+    """Fixed shape (n_queries, k), best first; ``null`` where fewer than k items match."""
+
+    ids: list[list[Optional[Id]]]
+    scores: list[list[Optional[float]]]
+    metadata: Optional[list[list[Optional[dict[str, Any]]]]] = None
+
+
+class IdsResponse(BaseModel):
+    ids: list[Id]
+
+
+class DeleteResponse(BaseModel):
+    deleted: int
+
+
+class RecordsResponse(BaseModel):
+    ids: list[Id]
+    vectors: list[list[float]]
+    metadata: list[Optional[dict[str, Any]]]
+
+
+class InfoResponse(BaseModel):
+    """``Collection.info()`` without the server's file path, plus the served name."""
+
+    name: str
+    dim: int
+    metric: str
+    spec: str
+    model: Optional[str]
+    index: str
+    count: int
+    deleted: int
+    trained: bool
+    text: bool = Field(description="Whether the collection takes text queries.")
+
+
+class CollectionsResponse(BaseModel):
+    collections: list[InfoResponse]
+
+
+class HealthResponse(BaseModel):
+    status: str
+    version: str
+    collections: list[str]
+    writes: str = Field(description="'api_key' (writes need the key), 'open' (unauthenticated) or 'disabled'.")
+    limits: dict[str, int]
+
+
+class ErrorResponse(BaseModel):
+    """Every error: a one-line message and a machine-readable detail (never a traceback)."""
+
+    error: str
+    detail: Any = None
+
+
+#: the body model of each endpoint, by the last part of its path (for "did you mean" hints)
+REQUEST_MODELS: dict[str, type[BaseModel]] = {
+    "search": SearchRequest,
+    "add": AddRequest,
+    "upsert": UpsertRequest,
+    "delete": IdsRequest,
+    "get": IdsRequest,
+}

@@ -1,0 +1,295 @@
+"""The collections a server serves: discovery, read snapshots and the single writer.
+
+Each served collection has one writer object (opened on the first write; writes are
+serialised by a lock) and a pool of read-only snapshots that searches use. After a
+write commits, fresh snapshots are opened and swapped in; searches already running
+finish on the old ones, which close when their last reader leaves. So a search
+never waits for a write, and a write is visible to every search that starts after
+the write returned.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence, TypeVar
+
+from ..exceptions import ConflictError, FileFormatError, NotFoundError, ParameterError
+from ..store import Collection
+from ..store._manifest import MANIFEST_NAME, read_manifest
+
+__all__ = ["Registry", "ServedCollection", "discover", "NAME_PATTERN"]
+
+#: names a served collection may have (its folder name); anything else is refused at startup
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+T = TypeVar("T")
+
+
+def discover(paths: Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
+    """``{name: folder}`` of the collections under ``paths``.
+
+    Each path is a collection folder (it holds ``manifest.json``) or a folder whose
+    direct sub-folders are collections (hidden ones, such as a collection being
+    created, are skipped). A collection's name is its folder name; two served
+    collections with the same name are refused.
+
+    Examples
+    --------
+    >>> discover([])
+    Traceback (most recent call last):
+    ...
+    lowdim.exceptions.ParameterError: nothing to serve: give at least one collection folder (or a folder of collections)
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    if not paths:
+        raise ParameterError("nothing to serve: give at least one collection folder (or a folder of collections)")
+    found: dict[str, Path] = {}
+    for p in paths:
+        root = Path(p).absolute()
+        if not root.exists():
+            raise NotFoundError(f"{p} does not exist; serve a collection folder or a folder of collections")
+        if not root.is_dir():
+            raise FileFormatError(f"{p} is a file; serve a collection folder or a folder of collections")
+        if (root / MANIFEST_NAME).is_file():
+            folders = [root]
+        else:
+            folders = sorted(
+                c for c in root.iterdir() if c.is_dir() and not c.name.startswith(".") and (c / MANIFEST_NAME).is_file()
+            )
+            if not folders:
+                raise NotFoundError(
+                    f"no lowdim collection in {p}: neither it nor any folder in it has a {MANIFEST_NAME}"
+                )
+        for folder in folders:
+            name = folder.name
+            if not NAME_PATTERN.fullmatch(name):
+                raise ParameterError(
+                    f"cannot serve {folder}: a served collection's folder name must be letters, digits, '.', '_' or '-' "
+                    f"(at most 128, not starting with '.', '_' or '-'); rename the folder. Got {name!r}."
+                )
+            if name in found and found[name] != folder:
+                raise ConflictError(
+                    f"two served collections are named {name!r} ({found[name]} and {folder}); "
+                    f"a collection is served under its folder name, so rename one of them"
+                )
+            found[name] = folder
+    return found
+
+
+class _Snapshot:
+    """A read-only :class:`Collection` and how many searches use it right now."""
+
+    def __init__(self, col: Collection) -> None:
+        self.col = col
+        self.users = 0
+        self.retired = False
+        info = col.info()
+        self.generation = int(info["generation"])
+        self.count = int(info["count"])
+        self.deleted = int(info["deleted"])
+
+
+class ServedCollection:
+    """One served collection: a pool of read snapshots and a lazily opened writer."""
+
+    def __init__(self, name: str, path: Path, *, readers: int = 1) -> None:
+        self.name = name
+        self.path = path
+        self._n_readers = readers
+        self._state = threading.Lock()  # guards _pool and the snapshots' user counts
+        self._write = threading.Lock()  # one write at a time
+        self._refresh = threading.Lock()  # one snapshot swap at a time
+        self._writer: Collection | None = None
+        self._closed = False
+        self._pool: list[_Snapshot] = []
+        self._pool = self._open_pool()
+        self.settings = self._pool[0].col.settings  # fixed at creation
+        self.writes = 0  # committed write calls (for metrics)
+
+    # -- reading ------------------------------------------------------------------------
+    def _open_pool(self) -> list[_Snapshot]:
+        pool: list[_Snapshot] = []
+        try:
+            for _ in range(self._n_readers):
+                pool.append(_Snapshot(Collection.open(self.path, readonly=True)))
+        except BaseException:
+            for s in pool:
+                s.col.close()
+            raise
+        return pool
+
+    @contextmanager
+    def reading(self) -> Iterator[Collection]:
+        """The least busy read snapshot, held until the block ends."""
+        with self._state:
+            if self._closed or not self._pool:
+                raise ConflictError(f"collection {self.name!r} is closed: the server is shutting down")
+            snap = min(self._pool, key=lambda s: s.users)
+            snap.users += 1
+        try:
+            yield snap.col
+        finally:
+            with self._state:
+                snap.users -= 1
+                done = snap.retired and snap.users == 0
+            if done:
+                snap.col.close()
+
+    def has(self, method: str) -> bool:
+        """Whether this collection's objects have ``method`` (e.g. ``search_text``)."""
+        pool = self._pool
+        return bool(pool) and hasattr(pool[0].col, method)
+
+    @property
+    def generation(self) -> int:
+        pool = self._pool
+        return pool[0].generation if pool else -1
+
+    @property
+    def count(self) -> int:
+        """Live vectors in the current snapshot (no lock: for metrics and listings)."""
+        pool = self._pool
+        return pool[0].count if pool else 0
+
+    @property
+    def deleted(self) -> int:
+        pool = self._pool
+        return pool[0].deleted if pool else 0
+
+    def publish(self, min_generation: int) -> None:
+        """Swap in snapshots that see at least ``min_generation`` (no-op when the current ones do)."""
+        with self._refresh:
+            if self._closed or self.generation >= min_generation:
+                return
+            fresh = self._open_pool()
+            with self._state:
+                if self._closed:
+                    old, fresh = fresh, []
+                else:
+                    old, self._pool = self._pool, fresh
+                idle = []
+                for s in old:
+                    s.retired = True
+                    if s.users == 0:
+                        idle.append(s)
+            for s in idle:
+                s.col.close()
+
+    def refresh_if_stale(self) -> bool:
+        """Pick up changes another process committed (the manifest's generation moved on)."""
+        try:
+            gen = int(read_manifest(self.path).get("generation", -1))
+        except (FileFormatError, OSError, ValueError, TypeError):
+            return False  # a writer is between renames, or the folder is damaged: try next time
+        if gen > self.generation:
+            self.publish(gen)
+            return True
+        return False
+
+    # -- writing ------------------------------------------------------------------------
+    def write(self, fn: Callable[[Collection], T]) -> T:
+        """Run ``fn(writer)`` under this collection's write lock, then publish what it committed.
+
+        The store makes each call atomic (a request whose client disconnects either
+        completes or leaves nothing); the lock keeps this server to one writer.
+        """
+        with self._write:
+            if self._closed:
+                raise ConflictError(f"collection {self.name!r} is closed: the server is shutting down")
+            if self._writer is None:
+                self._writer = Collection.open(self.path)
+            writer = self._writer
+            before = int(writer.info()["generation"])
+            try:
+                return fn(writer)
+            except ConflictError:
+                # maybe another process holds the writer lock: do not keep this object (and its
+                # pinned read snapshot) around; the next write opens a fresh one
+                self._writer = None
+                writer.close()
+                raise
+            finally:
+                # publish before the lock is released: acknowledged writes become visible in order
+                try:
+                    after = int(writer.info()["generation"])
+                except Exception:  # the write failed in a way that closed the writer; keep its error
+                    after = before
+                if after > before:
+                    self.writes += 1
+                if after > self.generation:
+                    self.publish(after)
+
+    # -- startup / shutdown ---------------------------------------------------------------
+    def open(self) -> None:
+        """Open the read snapshots again after :meth:`close` (an app started a second time)."""
+        with self._write, self._refresh:
+            if not self._closed:
+                return
+            pool = self._open_pool()
+            with self._state:
+                self._pool, self._closed = pool, False
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Wait for a running write (up to ``timeout`` s), then close the writer and every idle snapshot."""
+        got = self._write.acquire(timeout=timeout)
+        try:
+            with self._refresh:
+                with self._state:
+                    if self._closed:
+                        return
+                    self._closed = True
+                    pool, self._pool = self._pool, []
+                    idle = []
+                    for s in pool:
+                        s.retired = True
+                        if s.users == 0:
+                            idle.append(s)
+                for s in idle:
+                    s.col.close()
+                if self._writer is not None and got:
+                    self._writer.close()
+                    self._writer = None
+        finally:
+            if got:
+                self._write.release()
+
+
+class Registry:
+    """The served collections by name; names are looked up here, never joined into paths."""
+
+    def __init__(self, folders: dict[str, Path], *, readers: int = 1) -> None:
+        self.collections: dict[str, ServedCollection] = {}
+        try:
+            for name, folder in folders.items():
+                self.collections[name] = ServedCollection(name, folder, readers=readers)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.collections)
+
+    def get(self, name: Any) -> ServedCollection:
+        served = self.collections.get(name) if isinstance(name, str) else None
+        if served is None:
+            shown = name if isinstance(name, str) and len(name) <= 80 else f"{str(name)[:80]}..."
+            raise NotFoundError(f"no collection named {shown!r} on this server; served: {', '.join(self.names)}")
+        return served
+
+    def open(self) -> None:
+        for s in self.collections.values():
+            s.open()
+
+    def refresh_stale(self) -> int:
+        return sum(s.refresh_if_stale() for s in self.collections.values())
+
+    def close(self, timeout: float = 30.0) -> int:
+        for s in self.collections.values():
+            s.close(timeout)
+        return len(self.collections)

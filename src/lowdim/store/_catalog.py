@@ -1,0 +1,323 @@
+"""The SQLite catalog of a collection: settings, segments, ids, metadata, tombstones, graph.
+
+The catalog is the collection's source of truth: a segment file exists for readers
+only once the transaction registering it commits. It runs in WAL mode with
+``synchronous=FULL``, so a committed transaction is on disk, and readers pin a
+snapshot (an open read transaction) that later writes do not disturb.
+
+Tables
+------
+``config(key, value)``
+    JSON values: ``settings`` (dim, metric, spec, ...), ``generation``, ``next_rowid``,
+    ``next_file``, ``next_auto_id``, ``codec`` (file info or null).
+``segments(seg, first_rowid, n, vectors, vectors_size, vectors_crc, codes, codes_size, codes_crc, rowids)``
+    One row per segment; rows of the collection are the segments' rows in
+    ``first_rowid`` order; ``rowids`` is the int64 rowid of every row (a blob).
+``items(rowid, uid, meta)``
+    Live items only: the user's id (int or text, unique) and metadata JSON.
+``tombstones(rowid)``
+    Deleted rows still present in segment files (until compaction).
+``meta_kv(key, value, rowid)``
+    The metadata index filters use (see :mod:`lowdim.store._filters`).
+``graph(id, ...)``
+    The HNSW graph files and the rowid of each graph node, when there is a graph.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+from ..exceptions import ConflictError, FileFormatError
+from ._files import FileInfo
+
+__all__ = ["Catalog", "SegmentRecord", "GraphRecord", "CATALOG_NAME"]
+
+CATALOG_NAME = "catalog.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS segments (
+    seg INTEGER PRIMARY KEY,
+    first_rowid INTEGER NOT NULL UNIQUE,
+    n INTEGER NOT NULL,
+    vectors TEXT NOT NULL, vectors_size INTEGER NOT NULL, vectors_crc INTEGER NOT NULL,
+    codes TEXT, codes_size INTEGER, codes_crc INTEGER,
+    rowids BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS items (rowid INTEGER PRIMARY KEY, uid NOT NULL UNIQUE, meta TEXT);
+CREATE TABLE IF NOT EXISTS tombstones (rowid INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS meta_kv (
+    key TEXT NOT NULL, value NOT NULL, rowid INTEGER NOT NULL,
+    PRIMARY KEY (key, value, rowid)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS meta_kv_by_rowid ON meta_kv(rowid);
+CREATE TABLE IF NOT EXISTS graph (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    n INTEGER NOT NULL,
+    links TEXT NOT NULL, links_size INTEGER NOT NULL, links_crc INTEGER NOT NULL,
+    storage TEXT NOT NULL, storage_size INTEGER NOT NULL, storage_crc INTEGER NOT NULL,
+    keys BLOB NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class SegmentRecord:
+    """One segment: ``n`` rows whose full vectors (and codes, once trained) are in two .npy files."""
+
+    seg: int
+    first_rowid: int
+    n: int
+    vectors: FileInfo
+    codes: FileInfo | None
+    rowids: np.ndarray  # (n,) int64, increasing
+
+
+@dataclass(frozen=True)
+class GraphRecord:
+    """The HNSW graph: links and storage files, and the rowid of each of its ``n`` nodes."""
+
+    n: int
+    links: FileInfo
+    storage: FileInfo
+    keys: np.ndarray  # (n,) int64
+
+
+def _rowid_blob(rowids: np.ndarray) -> bytes:
+    return np.ascontiguousarray(rowids, dtype="<i8").tobytes()
+
+
+class Catalog:
+    """A connection to one collection's ``catalog.sqlite`` (thread-safe through one lock)."""
+
+    def __init__(self, root: Path, *, create: bool = False) -> None:
+        self.root = root
+        self.path = root / CATALOG_NAME
+        if not create and not self.path.is_file():
+            raise FileFormatError(
+                f"{CATALOG_NAME} is missing from collection {root}; the collection cannot be opened without it"
+            )
+        self.lock = threading.RLock()
+        try:
+            self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60.0)
+            self.conn.execute("PRAGMA busy_timeout = 60000")
+            if create:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                self.conn.executescript(_SCHEMA)
+            self.conn.execute("PRAGMA synchronous = FULL")
+            mode = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise self.damaged(exc) from None
+        if mode != "wal":
+            raise FileFormatError(f"{CATALOG_NAME} in collection {root} is not in WAL mode (journal_mode={mode})")
+        self._pinned = False
+
+    def damaged(self, exc: Exception) -> FileFormatError:
+        return FileFormatError(
+            f"{CATALOG_NAME} in collection {self.root} cannot be read ({exc}); run 'lowdim check {self.root}'"
+        )
+
+    def close(self) -> None:
+        with self.lock:
+            try:
+                if self._pinned:
+                    self.conn.execute("COMMIT")
+            except sqlite3.Error:
+                pass
+            self._pinned = False
+            self.conn.close()
+
+    # -- transactions ---------------------------------------------------------------------
+    def pin(self) -> None:
+        """Start (or restart) a read transaction: everything read until :meth:`unpin` sees one snapshot."""
+        with self.lock:
+            self.unpin()
+            self.conn.execute("BEGIN")
+            self.conn.execute("SELECT value FROM config WHERE key = 'generation'").fetchone()
+            self._pinned = True
+
+    def unpin(self) -> None:
+        with self.lock:
+            if self._pinned:
+                self.conn.execute("COMMIT")
+                self._pinned = False
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``); the commit is the durability point."""
+        with self.lock:
+            self.unpin()
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    try:
+                        self.conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                raise
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        with self.lock:
+            try:
+                return self.conn.execute(sql, tuple(params)).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise ConflictError(f"{CATALOG_NAME} of collection {self.root} is locked by another process ({exc})") from None
+                raise self.damaged(exc) from None
+            except sqlite3.DatabaseError as exc:
+                raise self.damaged(exc) from None
+
+    # -- config ---------------------------------------------------------------------------
+    def get(self, key: str, default: Any = None) -> Any:
+        rows = self.query("SELECT value FROM config WHERE key = ?", (key,))
+        return json.loads(rows[0][0]) if rows else default
+
+    @staticmethod
+    def put(conn: sqlite3.Connection, **values: Any) -> None:
+        conn.executemany(
+            "INSERT INTO config(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [(k, json.dumps(v)) for k, v in values.items()],
+        )
+
+    def config(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self.query("SELECT key, value FROM config")}
+
+    # -- segments -------------------------------------------------------------------------
+    def segments(self) -> list[SegmentRecord]:
+        rows = self.query(
+            "SELECT seg, first_rowid, n, vectors, vectors_size, vectors_crc, codes, codes_size, codes_crc, rowids "
+            "FROM segments ORDER BY first_rowid"
+        )
+        out = []
+        for seg, first, n, vf, vs, vc, cf, cs, cc, blob in rows:
+            rowids = np.frombuffer(blob, dtype="<i8").astype(np.int64)
+            if len(rowids) != n:
+                raise FileFormatError(
+                    f"{CATALOG_NAME} in collection {self.root}: segment {seg} lists {len(rowids)} rowids for {n} rows; "
+                    f"run 'lowdim check {self.root}'"
+                )
+            codes = FileInfo(cf, cs, cc) if cf is not None else None
+            out.append(SegmentRecord(seg, first, n, FileInfo(vf, vs, vc), codes, rowids))
+        return out
+
+    @staticmethod
+    def insert_segment(conn: sqlite3.Connection, seg: SegmentRecord) -> None:
+        c = seg.codes
+        conn.execute(
+            "INSERT INTO segments(seg, first_rowid, n, vectors, vectors_size, vectors_crc, codes, codes_size, codes_crc, rowids) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                seg.seg,
+                seg.first_rowid,
+                seg.n,
+                seg.vectors.name,
+                seg.vectors.size,
+                seg.vectors.crc32,
+                c.name if c else None,
+                c.size if c else None,
+                c.crc32 if c else None,
+                _rowid_blob(seg.rowids),
+            ),
+        )
+
+    @staticmethod
+    def set_codes(conn: sqlite3.Connection, seg: int, codes: FileInfo | None) -> None:
+        conn.execute(
+            "UPDATE segments SET codes = ?, codes_size = ?, codes_crc = ? WHERE seg = ?",
+            (codes.name if codes else None, codes.size if codes else None, codes.crc32 if codes else None, seg),
+        )
+
+    # -- graph ----------------------------------------------------------------------------
+    def graph(self) -> GraphRecord | None:
+        rows = self.query("SELECT n, links, links_size, links_crc, storage, storage_size, storage_crc, keys FROM graph")
+        if not rows:
+            return None
+        n, lf, ls, lc, sf, ss, sc, keys = rows[0]
+        return GraphRecord(n, FileInfo(lf, ls, lc), FileInfo(sf, ss, sc), np.frombuffer(keys, dtype="<i8").astype(np.int64))
+
+    @staticmethod
+    def set_graph(conn: sqlite3.Connection, g: GraphRecord | None) -> None:
+        conn.execute("DELETE FROM graph")
+        if g is not None:
+            conn.execute(
+                "INSERT INTO graph(id, n, links, links_size, links_crc, storage, storage_size, storage_crc, keys) "
+                "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (g.n, g.links.name, g.links.size, g.links.crc32, g.storage.name, g.storage.size, g.storage.crc32, _rowid_blob(g.keys)),
+            )
+
+    # -- items ----------------------------------------------------------------------------
+    def tombstones(self) -> np.ndarray:
+        rows = self.query("SELECT rowid FROM tombstones ORDER BY rowid")
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def count_items(self) -> int:
+        return int(self.query("SELECT count(*) FROM items")[0][0])
+
+    def rowids_of(self, uids: list) -> dict[Any, int]:
+        """``{uid: rowid}`` for the live items among ``uids``."""
+        out: dict[Any, int] = {}
+        for start in range(0, len(uids), 100_000):
+            chunk = json.dumps(uids[start : start + 100_000])
+            for uid, rowid in self.query(
+                "SELECT uid, rowid FROM items WHERE uid IN (SELECT value FROM json_each(?))", (chunk,)
+            ):
+                out[uid] = rowid
+        return out
+
+    def items_of(self, rowids: np.ndarray) -> dict[int, tuple[Any, str | None]]:
+        """``{rowid: (uid, meta json)}`` for live ``rowids``."""
+        out: dict[int, tuple[Any, str | None]] = {}
+        ids = [int(r) for r in np.unique(rowids)]
+        for start in range(0, len(ids), 100_000):
+            chunk = json.dumps(ids[start : start + 100_000])
+            for rowid, uid, meta in self.query(
+                "SELECT rowid, uid, meta FROM items WHERE rowid IN (SELECT value FROM json_each(?))", (chunk,)
+            ):
+                out[rowid] = (uid, meta)
+        return out
+
+    def uids_of(self, rowids: np.ndarray) -> dict[int, Any]:
+        out: dict[int, Any] = {}
+        ids = [int(r) for r in np.unique(rowids)]
+        for start in range(0, len(ids), 100_000):
+            chunk = json.dumps(ids[start : start + 100_000])
+            for rowid, uid in self.query(
+                "SELECT rowid, uid FROM items WHERE rowid IN (SELECT value FROM json_each(?))", (chunk,)
+            ):
+                out[rowid] = uid
+        return out
+
+    def matching(self, sql: str, params: list[Any]) -> np.ndarray:
+        """Rowids returned by a compiled filter, sorted (int64)."""
+        rows = self.query(sql, params)
+        arr = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        arr.sort()
+        return arr
+
+    def referenced(self) -> set[str]:
+        """Names of every file the committed state references."""
+        names: set[str] = set()
+        for vf, cf in self.query("SELECT vectors, codes FROM segments"):
+            names.add(vf)
+            if cf is not None:
+                names.add(cf)
+        codec = self.get("codec")
+        if codec:
+            names.add(codec["name"])
+        for lf, sf in self.query("SELECT links, storage FROM graph"):
+            names.update((lf, sf))
+        return names
+
+    def all_uids(self) -> list:
+        return [r[0] for r in self.query("SELECT uid FROM items ORDER BY rowid")]

@@ -1,0 +1,339 @@
+"""``check_collection``: verify every file and the catalog of a collection, and repair what can be repaired.
+
+What can be repaired, and how:
+
+* a lost or corrupt ``manifest.json`` — rewritten from the catalog;
+* missing or corrupt codes — re-encoded from the full vectors;
+* a corrupt codec file — refitted on the first ``train_size`` vectors, everything re-encoded;
+* a corrupt or missing graph — rebuilt;
+* catalog inconsistencies (rows that belong to no item, tombstones of rows no file
+  holds, stale counters) — fixed in the catalog;
+* leftovers of interrupted writes — deleted.
+
+What cannot: damaged full vectors (the data is gone; ``drop_damaged=True`` removes
+those segments and their items so that the rest opens) and a corrupt SQLite file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..codecs import Pipeline
+from ..exceptions import ConflictError, FileFormatError, LowdimError, NotFoundError
+from ._catalog import CATALOG_NAME, Catalog, SegmentRecord
+from ._files import FileInfo, file_crc32, npy_header
+from ._lock import FileLock
+from ._manifest import MANIFEST_NAME, Settings, read_manifest, write_manifest
+
+__all__ = ["check_collection"]
+
+
+def _probe(root: Path, info: FileInfo, shape: tuple[int, ...] | None = None, dtype: Any = None) -> str | None:
+    """Why ``info`` is damaged (one short phrase), or None when it is intact."""
+    path = root / info.name
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return "is missing"
+    if size != info.size:
+        return f"is truncated ({size:,} bytes; expected {info.size:,})" if size < info.size else f"has {size:,} bytes; expected {info.size:,}"
+    if file_crc32(path) != info.crc32:
+        return "is corrupt (checksum mismatch)"
+    if shape is not None:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+        try:
+            got_shape, got_dtype, _ = npy_header(head, root, info.name)
+        except FileFormatError:
+            return "has a corrupt .npy header"
+        if tuple(got_shape) != tuple(shape) or got_dtype != np.dtype(dtype):
+            return f"holds {tuple(got_shape)} {got_dtype}; expected {tuple(shape)} {np.dtype(dtype)}"
+    return None
+
+
+def check_collection(path: str | os.PathLike[str], *, repair: bool = True, drop_damaged: bool = False):
+    """Check collection ``path`` file by file; with ``repair`` fix what can be fixed.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    repair : bool
+        Repair (needs the writer lock). ``False`` only reports.
+    drop_damaged : bool
+        Also remove segments whose full vectors are damaged, with their items (data loss,
+        reported), so that the rest of the collection opens again.
+
+    Returns
+    -------
+    CheckReport
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile
+    >>> from lowdim.store import Collection
+    >>> path = tempfile.mkdtemp() + "/c"
+    >>> Collection.create(path, dim=4).close()
+    >>> check_collection(path).ok
+    True
+    """
+    from ._collection import Collection  # circular at import time
+    from ._results import CheckReport
+
+    root = Path(path)
+    if not root.is_dir():
+        raise NotFoundError(f"no collection at {root}")
+    report = CheckReport(str(root))
+
+    def problem(msg: str, fixable: bool) -> None:
+        report.problems.append(msg)
+        if not fixable:
+            report.unrepairable.append(msg)
+
+    if not (root / CATALOG_NAME).is_file() and not (root / MANIFEST_NAME).is_file():
+        raise FileFormatError(f"{root} is not a lowdim collection (it has neither {MANIFEST_NAME} nor {CATALOG_NAME})")
+    if not (root / CATALOG_NAME).is_file():
+        problem(f"{CATALOG_NAME} is missing; ids, metadata and the segment list are lost", False)
+        return report
+    lock = FileLock(root / "writer.lock")
+    if repair and not lock.acquire(exclusive=True, blocking=False):
+        raise ConflictError(
+            f"collection {root} is being written by another process (pid {lock.owner()}); run check again once it has closed it"
+        )
+    try:
+        try:
+            cat = Catalog(root)
+            verdict = cat.query("PRAGMA integrity_check")
+        except FileFormatError as exc:
+            problem(f"{CATALOG_NAME} cannot be read ({exc})", False)
+            return report
+        try:
+            if [r[0] for r in verdict] != ["ok"]:
+                problem(f"{CATALOG_NAME} is corrupt: {'; '.join(str(r[0]) for r in verdict[:3])}", False)
+                return report
+            stored = cat.get("settings")
+            if not isinstance(stored, dict):
+                problem(f"{CATALOG_NAME} has no settings", False)
+                return report
+            settings = Settings.from_dict(stored, CATALOG_NAME)
+            changed = _check_catalog(root, cat, settings, report, problem, repair=repair, drop_damaged=drop_damaged)
+            manifest_ok = False
+            try:
+                doc = read_manifest(root)
+                if Settings.from_dict(doc["settings"], MANIFEST_NAME) != settings:
+                    problem(f"{MANIFEST_NAME} disagrees with {CATALOG_NAME} on the settings", True)
+                else:
+                    manifest_ok = True
+                    # one generation behind after a crash is normal: the writer rewrites it
+                    changed = changed or doc.get("generation") != cat.get("generation")
+            except LowdimError as exc:
+                problem(str(exc).split(";")[0], True)
+            if repair and not manifest_ok and not report.unrepairable:
+                # a provisional manifest (generation -1) lets the collection open; the writer rewrites it in full
+                write_manifest(root, settings, {"generation": -1})
+                changed = True
+        finally:
+            cat.close()
+    finally:
+        lock.release()
+    if not repair or report.unrepairable:
+        return report
+    # Finish through the collection itself: graph rebuild, garbage, manifest.
+    col = Collection.open(root)
+    try:
+        garbage = col._garbage()
+        col._writable()  # collects leftovers of interrupted writes, rewrites a stale manifest
+        col._gc()
+        report.removed_files.extend(g for g in garbage if not (root / g).exists())
+        if col.settings.index == "hnsw" and col._graph is None and col.is_trained and len(col):
+            graph_lost = any("graph" in p for p in report.problems)
+            if graph_lost:
+                col._maintain_graph(force=True, rebuild=True)
+        if changed:
+            col._write_manifest()
+        for p in report.problems:
+            if p.startswith(MANIFEST_NAME):
+                report.repaired.append(f"rewrote {MANIFEST_NAME} from {CATALOG_NAME}")
+            elif "graph" in p and col.settings.index == "hnsw":
+                report.repaired.append("rebuilt the HNSW graph")
+    finally:
+        col.close()
+    return report
+
+
+def _check_catalog(root: Path, cat: Catalog, settings: Settings, report, problem, *, repair: bool, drop_damaged: bool) -> bool:
+    """Check segments, codec, graph and rows; repair in the catalog where possible. Returns whether anything changed."""
+    changed = False
+    try:
+        segs = cat.segments()
+    except FileFormatError as exc:
+        problem(str(exc).split(";")[0], False)
+        return False
+    cfg = cat.config()
+    vdtype = np.dtype(settings.vector_dtype)
+    # -- full vectors
+    damaged: list[SegmentRecord] = []
+    for seg in segs:
+        why = _probe(root, seg.vectors, (seg.n, settings.dim), vdtype)
+        if why:
+            lost = f"{seg.vectors.name} {why}: the vectors of {seg.n} rows are lost"
+            if drop_damaged:
+                problem(lost, True)
+                damaged.append(seg)
+            else:
+                problem(lost + " (restore a backup, or run check with --drop-damaged to remove them)", False)
+    if report.unrepairable:
+        return False
+    if damaged and repair:
+        with cat.write() as conn:
+            for seg in damaged:
+                payload = json.dumps(seg.rowids.tolist())
+                conn.execute("DELETE FROM segments WHERE seg = ?", (seg.seg,))
+                conn.execute("DELETE FROM meta_kv WHERE rowid IN (SELECT value FROM json_each(?))", (payload,))
+                conn.execute("DELETE FROM items WHERE rowid IN (SELECT value FROM json_each(?))", (payload,))
+                conn.execute("DELETE FROM tombstones WHERE rowid IN (SELECT value FROM json_each(?))", (payload,))
+            Catalog.put(conn, generation=int(cfg.get("generation", 0)) + 1)
+        for seg in damaged:
+            report.repaired.append(f"dropped segment {seg.vectors.name} and its {seg.n} rows")
+        segs = cat.segments()
+        cfg = cat.config()
+        changed = True
+    # -- rows: items, tombstones and segment rows must agree
+    stored = np.concatenate([s.rowids for s in segs]) if segs else np.zeros(0, np.int64)
+    items = np.array([r[0] for r in cat.query("SELECT rowid FROM items")], np.int64)
+    tomb = cat.tombstones()
+    orphan_items = np.setdiff1d(items, stored)
+    orphan_rows = np.setdiff1d(stored, np.union1d(items, tomb))
+    stale_tomb = np.setdiff1d(tomb, stored)
+    both = np.intersect1d(items, tomb)
+    fixes: list[tuple[str, str, np.ndarray]] = []
+    if len(orphan_items):
+        problem(f"{CATALOG_NAME}: {len(orphan_items)} items have no stored vector", True)
+        fixes.append(("orphan_items", f"deleted {len(orphan_items)} items without a vector", orphan_items))
+    if len(orphan_rows):
+        problem(f"{CATALOG_NAME}: {len(orphan_rows)} stored rows belong to no item", True)
+        fixes.append(("orphan_rows", f"marked {len(orphan_rows)} ownerless rows deleted", orphan_rows))
+    if len(stale_tomb):
+        problem(f"{CATALOG_NAME}: {len(stale_tomb)} tombstones name rows no segment holds", True)
+        fixes.append(("stale_tomb", f"removed {len(stale_tomb)} stale tombstones", stale_tomb))
+    if len(both):
+        problem(f"{CATALOG_NAME}: {len(both)} rows are both live and deleted", True)
+        fixes.append(("both", f"deleted {len(both)} rows marked deleted", both))
+    top = int(stored.max()) + 1 if len(stored) else 0
+    if int(cfg.get("next_rowid", 0)) < top:
+        problem(f"{CATALOG_NAME}: the rowid counter is behind the stored rows", True)
+        fixes.append(("next_rowid", "advanced the rowid counter", np.array([top])))
+    if repair and fixes:
+        with cat.write() as conn:
+            for kind, _, rows in fixes:
+                payload = json.dumps(rows.tolist())
+                if kind in ("orphan_items", "both"):  # for "both" the tombstone wins: the delete came last
+                    conn.execute("DELETE FROM meta_kv WHERE rowid IN (SELECT value FROM json_each(?))", (payload,))
+                    conn.execute("DELETE FROM items WHERE rowid IN (SELECT value FROM json_each(?))", (payload,))
+                elif kind == "orphan_rows":
+                    conn.execute("INSERT OR IGNORE INTO tombstones(rowid) SELECT value FROM json_each(?)", (payload,))
+                elif kind == "stale_tomb":
+                    conn.execute("DELETE FROM tombstones WHERE rowid IN (SELECT value FROM json_each(?))", (payload,))
+                elif kind == "next_rowid":
+                    Catalog.put(conn, next_rowid=int(rows[0]))
+            Catalog.put(conn, generation=int(cat.get("generation", 0)) + 1)
+        report.repaired.extend(msg for _, msg, _ in fixes)
+        changed = True
+    # -- codec and codes
+    codec_doc = cfg.get("codec")
+    codec = None
+    refit = False
+    if codec_doc:
+        info = FileInfo(**codec_doc)
+        why = _probe(root, info)
+        if why is None:
+            try:
+                codec = Pipeline.load(root / info.name)
+            except LowdimError as exc:
+                why = f"cannot be loaded ({exc})"
+        if why:
+            problem(f"{info.name} {why}", True)
+            refit = True
+    recode: list[SegmentRecord] = []
+    for seg in segs:
+        if seg.codes is None:
+            if codec_doc:
+                problem(f"segment {seg.vectors.name} has no codes although the collection is trained", True)
+                recode.append(seg)
+            continue
+        if codec is not None:
+            why = _probe(root, seg.codes, (seg.n, codec.code_size), np.uint8)
+            if why:
+                problem(f"{seg.codes.name} {why}", True)
+                recode.append(seg)
+    if repair and (refit or recode):
+        _recode(root, cat, settings, segs, codec, refit, recode, report)
+        changed = True
+    # -- graph
+    if settings.index == "hnsw":
+        g = None
+        try:
+            g = cat.graph()
+        except FileFormatError as exc:
+            problem(f"graph record unreadable ({exc})", True)
+        if g is not None:
+            why = _probe(root, g.links) or _probe(root, g.storage)
+            if why:
+                problem(f"graph file {why}", True)
+                if repair:
+                    with cat.write() as conn:
+                        Catalog.set_graph(conn, None)
+                        Catalog.put(conn, generation=int(cat.get("generation", 0)) + 1)
+                    changed = True
+    return changed
+
+
+def _recode(root: Path, cat: Catalog, settings: Settings, segs, codec, refit: bool, recode, report) -> None:
+    """Refit the codec (if damaged) and write fresh codes for ``recode`` (all segments after a refit)."""
+    from ._collection import SEGMENTS_DIR, _codec_num, _codes_name  # circular at import time
+    from ._files import fsync_dir, open_npy, write_npy
+
+    cfg = cat.config()
+    next_file = int(cfg.get("next_file", 1))
+    vectors = [open_npy(root, s.vectors, (s.n, settings.dim), settings.vector_dtype) for s in segs]
+    codec_doc = cfg.get("codec")
+    if refit:
+        rows = []
+        need = settings.train_size
+        for v in vectors:
+            if need <= 0:
+                break
+            rows.append(np.asarray(v[:need], np.float32))
+            need -= len(rows[-1])
+        sample = np.concatenate(rows) if rows else np.zeros((0, settings.dim), np.float32)
+        codec = Pipeline(settings.spec, metric=settings.metric, random_state=settings.random_state, max_train=max(len(sample), 1)).fit(sample)
+        num = next_file
+        next_file += 1
+        name = f"codec-{num:08d}.npz"
+        codec.save(root / name)
+        fsync_dir(root)
+        codec_doc = FileInfo(name, (root / name).stat().st_size, file_crc32(root / name)).to_dict()
+        recode = list(segs)
+    num = _codec_num(codec_doc["name"])
+    todo = {s.seg for s in recode}
+    updates = []
+    for seg, v in zip(segs, vectors):
+        if seg.seg not in todo:
+            continue
+        codes = codec.encode(v)
+        name = _codes_name(seg.seg, num)
+        if (root / name).exists() and not refit:
+            name = f"{SEGMENTS_DIR}/{seg.seg:08d}.c{num:08d}.r{next_file:08d}.codes.npy"
+            next_file += 1
+        updates.append((seg.seg, write_npy(root, name, codes)))
+    with cat.write() as conn:
+        for seg_id, info in updates:
+            Catalog.set_codes(conn, seg_id, info)
+        Catalog.put(conn, codec=codec_doc, next_file=next_file, generation=int(cat.get("generation", 0)) + 1)
+    if refit:
+        report.repaired.append(f"refitted the codec ({codec_doc['name']}) on the first {settings.train_size} vectors")
+    report.repaired.extend(f"re-encoded the codes of segment {seg_id}" for seg_id, _ in updates)
