@@ -66,13 +66,23 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def demo(
-        out: Path = typer.Option(Path("lowdim-demo"), "--out", "-o", help="Folder for the JSON results and the plot."),
-        specs: str = typer.Option(DEFAULT_SPECS, "--specs", "-s", help="Comma-separated spec strings."),
+        out: Path = typer.Option(Path("lowdim-demo"), "--out", "-o", help="Folder for the collection, report.json, plan.json and pareto.png."),
+        target_recall: float = typer.Option(0.95, "--target-recall", help="recall@10 the planned spec must keep."),
+        bench: bool = typer.Option(False, "--bench", help="Instead: bench the bundled 5,000-vector sample next to FAISS."),
     ) -> None:
-        """Bench the bundled real sample (5,000 WordNet gloss embeddings, 200 queries) next to FAISS."""
-        from ..eval import load_dataset
+        """Embed the bundled WordNet glosses offline, diagnose, plan, build a collection, search, report."""
+        if bench:
+            from ..eval import load_dataset
 
-        out.mkdir(parents=True, exist_ok=True)
-        ds = load_dataset(bundled_sample())
-        ds.name = "wordnet5k (bundled)"
-        _run(ds, specs, 10, "cosine", out / "bench.json", out / "bench.png", True, 200, 100_000)
+            out.mkdir(parents=True, exist_ok=True)
+            ds = load_dataset(bundled_sample())
+            ds.name = "wordnet5k (bundled)"
+            _run(ds, DEFAULT_SPECS, 10, "cosine", out / "bench.json", out / "bench.png", True, 200, 100_000)
+            return
+        from .._demo import run_demo
+
+        if not 0 < target_recall <= 1:
+            from ..exceptions import ParameterError
+
+            raise ParameterError(f"--target-recall must be in (0, 1]. Got {target_recall}.")
+        run_demo(out, target_recall=target_recall)

@@ -132,6 +132,9 @@ def create(
     hnsw_m: Annotated[int, typer.Option("--hnsw-m", help="HNSW links per node.")] = 32,
     ef_construction: Annotated[int, typer.Option("--ef-construction", help="HNSW build beam width.")] = 40,
     ef_search: Annotated[int, typer.Option("--ef-search", help="HNSW default search beam width.")] = 64,
+    encoder: Annotated[
+        Optional[str], typer.Option("--encoder", help="Text encoder (all-MiniLM-L6-v2 or a local model folder): a text collection; sets --dim and --model.")
+    ] = None,
 ) -> None:
     """Create an empty collection at PATH."""
     from ._collection import Collection
@@ -145,8 +148,8 @@ def create(
             dim = _plan_value(doc, "dim", "d", "n_features")
         if metric is None and isinstance(_plan_value(doc, "metric"), str):
             metric = _plan_value(doc, "metric")
-    if dim is None:
-        raise ParameterError("lowdim create needs --dim, the width of the vectors (e.g. --dim 384)")
+    if dim is None and encoder is None:
+        raise ParameterError("lowdim create needs --dim, the width of the vectors (e.g. --dim 384), or --encoder for texts")
     col = Collection.create(
         path,
         dim=dim,
@@ -160,6 +163,7 @@ def create(
         hnsw_m=hnsw_m,
         ef_construction=ef_construction,
         ef_search=ef_search,
+        encoder=encoder,
     )
     s = col.settings
     col.close()
@@ -173,7 +177,11 @@ def create(
 
 def add(
     path: Annotated[Path, typer.Argument(help="The collection folder.", show_default=False)],
-    vectors: Annotated[Path, typer.Argument(help="Vectors: .npy, .fvecs, .hdf5 or .parquet.", show_default=False)],
+    vectors: Annotated[Optional[Path], typer.Argument(help="Vectors: .npy, .fvecs, .hdf5 or .parquet.", show_default=False)] = None,
+    texts: Annotated[
+        Optional[Path], typer.Option("--texts", help="Texts to embed with the collection's encoder: .txt, or .jsonl/.csv/.parquet with --field.")
+    ] = None,
+    field: Annotated[Optional[str], typer.Option("--field", help="Text field of --texts (.jsonl/.csv/.parquet).")] = None,
     metadata: Annotated[
         Optional[Path], typer.Option("--metadata", help="JSONL: line i holds the metadata object of vector i.")
     ] = None,
@@ -192,11 +200,24 @@ def add(
     batch_size = check_positive_int(batch_size, "batch_size", owner="lowdim add")
     if ids is not None and id_field is not None:
         raise ParameterError("give either --ids or --id-field, not both")
+    if texts is not None and metadata is None and texts.suffix == ".jsonl":
+        metadata = texts  # each text's JSON object is its metadata (filterable, shown with --with-metadata)
     if id_field is not None and metadata is None:
         raise ParameterError("--id-field needs --metadata (the JSONL file that holds the field)")
+    if (vectors is None) == (texts is None):
+        raise ParameterError("lowdim add needs either a VECTORS file or --texts FILE (not both)")
     col = Collection.open(path)
     try:
-        X = read_vectors(vectors, mmap=True, dataset=dataset, column=column)
+        if texts is not None:
+            from ..encoders import read_texts
+
+            text_list = read_texts(texts, field=field)
+            # embedding is the slow part: show it, then store in the same durable batches as vectors
+            X = col.encoder.encode(text_list, progress=True)
+            model = model or col.encoder.name
+            vectors = texts
+        else:
+            X = read_vectors(vectors, mmap=True, dataset=dataset, column=column)
         n = len(X)
         meta = _read_jsonl(metadata) if metadata is not None else None
         if meta is not None and len(meta) != n:
@@ -232,7 +253,10 @@ def add(
 
 def search(
     path: Annotated[Path, typer.Argument(help="The collection folder.", show_default=False)],
-    queries: Annotated[Path, typer.Option("--queries", help="Query vectors (.npy, .fvecs, .hdf5, .parquet).", show_default=False)],
+    text: Annotated[Optional[str], typer.Argument(help="A query text (text collections).", show_default=False)] = None,
+    queries: Annotated[
+        Optional[Path], typer.Option("--queries", help="Query vectors (.npy, .fvecs, .hdf5, .parquet).", show_default=False)
+    ] = None,
     k: Annotated[int, typer.Option("--k", help="Results per query.")] = 10,
     filter: Annotated[
         Optional[str], typer.Option("--filter", help='Metadata filter as JSON, e.g. \'{"pos": "n", "year": {"$gte": 2020}}\'.')
@@ -260,11 +284,16 @@ def search(
         except json.JSONDecodeError as exc:
             raise ParameterError(f"--filter is not valid JSON ({exc.msg} at character {exc.pos}): {filter}") from None
     _writable_target(json_path, "results")
-    Q = read_vectors(queries, mmap=False, dataset=dataset)
+    if (text is None) == (queries is None):
+        raise ParameterError('lowdim search needs either a query text or --queries FILE, e.g. lowdim search ./idx "a query"')
+    Q = read_vectors(queries, mmap=False, dataset=dataset) if queries is not None else [text]
     col = Collection.open(path, readonly=True)
     try:
         t = time.perf_counter()
-        res = col.search(Q, k, filter=flt, rerank=rerank, ef=ef, with_metadata=with_metadata)
+        if text is not None:
+            res = col.search_text(text, k, filter=flt, rerank=rerank, ef=ef, with_metadata=with_metadata)
+        else:
+            res = col.search(Q, k, filter=flt, rerank=rerank, ef=ef, with_metadata=with_metadata)
         took = time.perf_counter() - t
     finally:
         col.close()

@@ -193,7 +193,7 @@ class Collection:
         cls,
         path: str | os.PathLike[str],
         *,
-        dim: int,
+        dim: int | None = None,
         spec: str = "int8+rerank4",
         metric: str = "cosine",
         model: str | None = None,
@@ -204,6 +204,7 @@ class Collection:
         hnsw_m: int = 32,
         ef_construction: int = 40,
         ef_search: int = 64,
+        encoder: str | None = None,
     ) -> "Collection":
         """Create an empty collection in the new folder ``path`` and open it for writing.
 
@@ -229,7 +230,22 @@ class Collection:
             Seed of the codec's fit.
         hnsw_m, ef_construction, ef_search : int
             HNSW links per node, build beam width, default search beam width.
+        encoder : str, optional
+            A text encoder (``"all-MiniLM-L6-v2"`` or a local sentence-transformers folder)
+            for :meth:`add_texts` / :meth:`search_text`. ``dim`` and ``model`` then come
+            from the encoder (the model is loaded once to learn its width).
         """
+        if encoder is not None:
+            from ..encoders import TextEncoder
+
+            enc = TextEncoder(encoder)
+            if model is not None and model != enc.name:
+                raise ParameterError(f"model '{model}' contradicts encoder '{encoder}' (whose model is {enc.name}); give one of them")
+            if dim is not None and dim != enc.dim:
+                raise ParameterError(f"dim={dim} contradicts encoder '{encoder}', whose vectors have {enc.dim} dimensions")
+            dim, model = enc.dim, enc.name
+        if dim is None:
+            raise ParameterError("Collection.create needs dim= (the vector width), or encoder= for a text collection")
         settings = Settings(
             dim=dim,
             metric=metric,
@@ -242,6 +258,7 @@ class Collection:
             hnsw_m=hnsw_m,
             ef_construction=ef_construction,
             ef_search=ef_search,
+            encoder=encoder,
         ).validated()
         q = parse_spec(settings.spec).quantizer
         if q.keyword == "pq" and settings.train_size < 2 ** q.args[1]:
@@ -1101,6 +1118,59 @@ class Collection:
             self._mask_cache.pop(next(iter(self._mask_cache)))
         self._mask_cache[key] = (mask, m)
         return mask, m, key
+
+    # ------------------------------------------------------------------ text
+    @property
+    def encoder(self):
+        """The :class:`~lowdim.encoders.TextEncoder` of a text collection (loaded on first use)."""
+        name = self._settings.encoder
+        if name is None:
+            raise ParameterError(
+                f"{self._settings.describe()} has no text encoder; create it with "
+                f"Collection.create(path, encoder='all-MiniLM-L6-v2', spec=...) to add and search texts"
+            )
+        if getattr(self, "_encoder", None) is None:
+            from ..encoders import TextEncoder
+
+            self._encoder = TextEncoder(name)
+        return self._encoder
+
+    def add_texts(
+        self,
+        texts: Sequence[str],
+        ids: Sequence[IdLike] | None = None,
+        metadata: Sequence[dict | None] | None = None,
+        *,
+        progress: bool = False,
+    ) -> list[IdLike]:
+        """Embed ``texts`` with the collection's encoder and :meth:`add` them; returns their ids.
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> c = Collection.create(os.path.join(tempfile.mkdtemp(), "t"), encoder="all-MiniLM-L6-v2", spec="f16")
+        >>> c.add_texts(["a large wild cat", "a small boat"])
+        [0, 1]
+        >>> c.search_text("tiger", 1).ids.tolist()
+        [[0]]
+        """
+        enc = self.encoder
+        return self.add(enc.encode(list(texts), progress=progress), ids, metadata, model=enc.name)
+
+    def search_text(
+        self,
+        text: str | Sequence[str],
+        k: int = 10,
+        *,
+        filter: dict[str, Any] | None = None,
+        rerank: int | None = None,
+        ef: int | None = None,
+        with_metadata: bool = False,
+    ) -> CollectionResult:
+        """:meth:`search` with query text(s) embedded by the collection's encoder; one row per text."""
+        enc = self.encoder
+        texts = [text] if isinstance(text, str) else list(text)
+        return self.search(enc.encode(texts), k, filter=filter, rerank=rerank, ef=ef, model=enc.name, with_metadata=with_metadata)
 
     def search(
         self,

@@ -47,6 +47,8 @@ class Settings:
     hnsw_m: int = 32
     ef_construction: int = 40
     ef_search: int = 64
+    #: the text encoder (name or local model folder) of a text collection, else None
+    encoder: str | None = None
 
     def validated(self) -> "Settings":
         """Check every field (as ``Collection.create`` received it) and normalise the spec string."""
@@ -64,6 +66,8 @@ class Settings:
         check_positive_int(self.hnsw_m, "hnsw_m", owner="Collection", minimum=2)
         check_positive_int(self.ef_construction, "ef_construction", owner="Collection")
         check_positive_int(self.ef_search, "ef_search", owner="Collection")
+        if self.encoder is not None and (not isinstance(self.encoder, str) or not self.encoder.strip()):
+            raise ParameterError(f"The 'encoder' parameter of Collection must be a model name or folder. Got {self.encoder!r}.")
         return Settings(**{**asdict(self), "dim": dim, "spec": spec.to_spec(), "train_size": int(self.train_size)})
 
     def to_dict(self) -> dict[str, Any]:

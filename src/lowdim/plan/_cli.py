@@ -1,0 +1,132 @@
+"""``lowdim plan``: print the Pareto front and the recommendation of :func:`~lowdim.plan.plan`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ..exceptions import FileFormatError
+from ..validation import check_choice
+
+__all__ = ["register", "pareto_table"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``plan`` command to ``app``."""
+    app.command("plan", help="Find the smallest compression that meets a recall target on DATA, with the evidence.")(
+        plan_command
+    )
+
+
+def pareto_table(p) -> Table:
+    """A rich table of the plan's Pareto front, the recommendation marked."""
+    t = Table(
+        title=f"Pareto front: recall@{p.k} vs RAM bytes per vector ({len(p.candidates)} points measured)",
+        title_justify="left",
+    )
+    t.add_column("spec")
+    t.add_column("RAM B/vec", justify="right")
+    t.add_column("vs f32", justify="right")
+    t.add_column(f"recall@{p.k}", justify="right")
+    t.add_column(f"{p.confidence:.0%} CI", justify="right")
+    t.add_column("QPS (1 thread)", justify="right")
+    t.add_column("disk reads/query", justify="right")
+    t.add_column("meets target", justify="center")
+    rec = p.recommended
+    for c in p.pareto:
+        lo, hi = c.recall_ci
+        mark = "[bold green]recommended[/]" if c is rec else ("yes" if c.meets_target else "")
+        t.add_row(
+            escape(c.spec),
+            f"{c.ram_bytes_per_vector:,}",
+            f"{4 * p.d / c.ram_bytes_per_vector:.0f}x",
+            f"{c.recall:.4f}",
+            f"{lo:.4f}-{hi:.4f}",
+            f"{c.qps_batch:,.0f}",
+            f"{c.rerank * p.k}" if c.rerank else "0",
+            mark,
+        )
+    if rec is not None and all(c is not rec for c in p.pareto):
+        lo, hi = rec.recall_ci  # faster than a front point of equal bytes, or chosen for min_qps
+        t.add_row(
+            escape(rec.spec), f"{rec.ram_bytes_per_vector:,}", f"{4 * p.d / rec.ram_bytes_per_vector:.0f}x",
+            f"{rec.recall:.4f}", f"{lo:.4f}-{hi:.4f}", f"{rec.qps_batch:,.0f}",
+            f"{rec.rerank * p.k}" if rec.rerank else "0", "[bold green]recommended[/]",
+        )
+    return t
+
+
+def plan_command(
+    data: Annotated[
+        Path,
+        typer.Argument(help="A data-set folder (corpus.npy/corpus.f16.npy/base.npy [+ queries.npy, gt_top100.npy]) or a vector file."),
+    ],
+    target_recall: Annotated[float, typer.Option("--target-recall", "-t", help="recall@k to reach, in (0, 1].")] = 0.95,
+    k: Annotated[int, typer.Option("--k", "-k", help="Neighbours per query.")] = 10,
+    queries: Annotated[
+        Optional[Path], typer.Option("--queries", "-q", help="Query vectors; without them (and none in DATA) corpus rows are held out.")
+    ] = None,
+    gt: Annotated[Optional[Path], typer.Option("--gt", help="Exact neighbour ids of the queries (n_queries, >= k).")] = None,
+    max_rerank: Annotated[int, typer.Option("--max-rerank", help="Largest rerank factor (each reranked candidate is a disk read).")] = 10,
+    max_bytes: Annotated[Optional[int], typer.Option("--max-bytes", help="Largest RAM bytes per vector.")] = None,
+    min_qps: Annotated[Optional[float], typer.Option("--min-qps", help="Smallest single-thread batch QPS.")] = None,
+    metric: Annotated[str, typer.Option("--metric", "-m", help="cosine, ip or l2.")] = "cosine",
+    seed: Annotated[int, typer.Option(help="Seed of held-out queries, training sample and codecs.")] = 0,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the plan as JSON here.", metavar="FILE")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Write the Pareto plot (PNG) here.", metavar="FILE")] = None,
+    export: Annotated[
+        Optional[str], typer.Option("--export", help="Print the nearest settings of faiss, qdrant or pgvector.")
+    ] = None,
+) -> None:
+    """Measure candidate specs on DATA and recommend the fewest RAM bytes per vector that meet the target."""
+    from . import ENGINES, plan, plot_plan
+
+    if export is not None:
+        check_choice(export, ENGINES, "export", owner="lowdim plan")
+    for target in (json_path, plot):
+        if target is not None and not target.parent.is_dir():
+            raise FileFormatError(f"cannot write {target}: folder {target.parent} does not exist")
+    out = Console()
+    if not out.is_terminal:
+        out = Console(width=160)  # a log file gets the whole table
+    p = plan(
+        data,
+        target_recall=target_recall,
+        k=k,
+        queries=queries,
+        gt=gt,
+        max_rerank=max_rerank,
+        max_bytes=max_bytes,
+        min_qps=min_qps,
+        metric=metric,
+        seed=seed,
+        progress=Console(stderr=True).is_terminal,
+    )
+    out.print(
+        f"[bold]plan[/] for {escape(str(data))}: {p.n:,} x {p.d}, metric {p.metric}, "
+        f"target recall@{p.k} {p.target_recall:g}, max rerank {p.max_rerank}",
+        highlight=False,
+    )
+    for note in p.notes:
+        out.print(f"[dim]{escape(note)}[/]", highlight=False)
+    out.print(pareto_table(p))
+    for w in p.warnings:
+        out.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
+    if json_path is not None:
+        p.write_json(json_path)
+        out.print(f"plan JSON: {escape(str(json_path))}", highlight=False)
+    if plot is not None:
+        plot_plan(p, plot)
+        out.print(f"Pareto plot: {escape(str(plot))}", highlight=False)
+    rec = p.require_feasible()  # infeasible: one-line error with the best achievable (exit code 2)
+    out.print(f"[bold green]recommended:[/] {escape(p.summary())}", highlight=False)
+    how = f"lowdim create PATH --plan {json_path}" if json_path is not None else f"Pipeline('{rec.spec}')"
+    out.print(f"[dim]use it: {escape(how)}[/]", highlight=False)
+    if export is not None:
+        out.print(f"\n[bold]{export}[/] nearest settings:", highlight=False)
+        out.print(escape(p.export(export)), highlight=False, soft_wrap=True)

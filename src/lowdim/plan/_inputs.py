@@ -1,0 +1,165 @@
+"""What the planner measures on: the corpus, the queries and their exact neighbours.
+
+``plan`` accepts a :class:`~lowdim.eval.Dataset`, an array, or a path (a data-set
+folder or one vector file). Without queries it holds out a seeded sample of the
+corpus rows as queries and removes them from the corpus it measures, so no query
+finds itself.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..diagnose._input import as_float_rows, to_float32
+from ..eval import CORPUS_FILES, QUERY_FILES, Dataset, exact_knn, load_dataset, read_ids, read_vectors
+from ..exceptions import DimensionError, DTypeError, FileFormatError, ParameterError, ValidationError
+from ..validation import check_embeddings
+
+__all__ = ["PlanInputs", "resolve_inputs"]
+
+#: fewest held-out queries worth a plan (the CI would be meaningless below)
+MIN_HOLDOUT = 20
+
+
+@dataclass
+class PlanInputs:
+    """The measured corpus, the queries and their ground truth.
+
+    Attributes
+    ----------
+    corpus : (n, d) float array or memmap, stored dtype (held-out rows removed)
+    queries : (nq, d) float32
+    gt : (nq, k) int64, exact neighbours as ``corpus`` row numbers, or None until computed
+    source : str
+        Where the queries come from, in words (printed and written to JSON).
+    name : str
+        Data-set name (folder or file stem), "" for arrays.
+    held_out : (nq,) int64 or None
+        Rows of the original corpus used as queries.
+    """
+
+    corpus: np.ndarray
+    queries: np.ndarray
+    gt: np.ndarray | None
+    source: str
+    name: str = ""
+    held_out: np.ndarray | None = None
+
+
+def _is_path(x: Any) -> bool:
+    return isinstance(x, (str, os.PathLike))
+
+
+def _find(folder: Path, names: tuple[str, ...]) -> Path | None:
+    return next((folder / n for n in names if (folder / n).is_file()), None)
+
+
+def _load_path(path: Path) -> tuple[np.ndarray, Dataset | None, str]:
+    """A folder with queries loads as a Dataset; a folder or file without them gives just the corpus."""
+    if path.is_dir():
+        if _find(path, QUERY_FILES) is not None:
+            ds = load_dataset(path)
+            return ds.corpus, ds, path.name
+        corpus_path = _find(path, CORPUS_FILES)
+        if corpus_path is None:
+            raise FileFormatError(f"{path} holds none of {', '.join(CORPUS_FILES)}")
+        return read_vectors(corpus_path), None, path.name
+    if not path.exists():
+        raise FileFormatError(f"{path}: no such file or folder")
+    if path.suffix.lower() in (".hdf5", ".h5"):
+        ds = load_dataset(path)
+        return ds.corpus, ds, path.name.split(".")[0]
+    return read_vectors(path), None, path.name.split(".")[0]
+
+
+def _check_gt(gt: Any, nq: int, n: int, k: int) -> np.ndarray:
+    arr = np.asarray(gt)
+    if arr.dtype.kind not in "iu":
+        raise DTypeError(f"gt has dtype {arr.dtype}; expected integer corpus row ids of shape (n_queries, >= k)")
+    if arr.ndim != 2 or arr.shape[0] != nq:
+        raise DimensionError(f"gt has shape {arr.shape}; expected ({nq}, >= {k}), one row per query")
+    if arr.shape[1] < k:
+        raise DimensionError(f"gt has {arr.shape[1]} neighbours per query, fewer than k={k}; pass k <= {arr.shape[1]}")
+    if arr.size and int(arr.max()) >= n:
+        raise ValidationError(f"gt holds id {int(arr.max())}, but the corpus has only {n} rows")
+    return arr[:, :k].astype(np.int64)
+
+
+def resolve_inputs(
+    data: Any,
+    *,
+    queries: Any = None,
+    gt: Any = None,
+    k: int,
+    n_holdout: int,
+    seed: int,
+) -> PlanInputs:
+    """Corpus, queries and (given) ground truth for a plan; held-out queries when none are given.
+
+    Parameters
+    ----------
+    data : Dataset, (n, d) array, or path to a data-set folder / vector file
+    queries : (nq, d) array or path, optional
+        Overrides the data set's queries.
+    gt : (nq, >= k) int array or path, optional
+        Exact neighbours of ``queries``; computed when absent.
+    n_holdout : int
+        Queries to hold out when there are none: ``min(n_holdout, n // 10)``.
+    """
+    name = ""
+    ds: Dataset | None = None
+    if isinstance(data, Dataset):
+        corpus, ds, name = data.corpus, data, data.name
+    elif _is_path(data):
+        corpus, ds, name = _load_path(Path(data))
+    else:
+        corpus = data
+    corpus = as_float_rows(corpus, name="corpus")
+    n, d = corpus.shape
+    if gt is not None and queries is None:
+        raise ParameterError("gt= was given without queries=; pass the queries whose neighbours gt holds")
+    source = "given"
+    if queries is not None:
+        source = f"given ({Path(queries).name})" if _is_path(queries) else "given"
+        Q = read_vectors(queries) if _is_path(queries) else queries
+        G = (read_ids(gt) if _is_path(gt) else gt) if gt is not None else None
+    elif ds is not None:
+        Q, G = ds.queries, ds.gt
+        where = ds.paths.get("queries")
+        source = f"given ({where.name})" if where is not None else "given (data set)"
+    else:
+        Q = G = None
+    if Q is not None:
+        Q = check_embeddings(Q, n_features=d, name="queries", what="the corpus")
+        G = _check_gt(G, len(Q), n, k) if G is not None else None
+        return PlanInputs(corpus, Q, G, source, name)
+    n_q = min(n_holdout, n // 10)
+    if n_q < MIN_HOLDOUT:
+        raise ParameterError(
+            f"the corpus has only {n} rows, too few to hold out {MIN_HOLDOUT} queries (a tenth of it); "
+            "pass queries= (and gt=) explicitly"
+        )
+    rng = np.random.default_rng(seed)
+    held = np.sort(rng.choice(n, n_q, replace=False)).astype(np.int64)
+    keep = np.ones(n, bool)
+    keep[held] = False
+    Q = check_embeddings(to_float32(np.asarray(corpus[held])), name="held-out queries")
+    rest = np.asarray(corpus[keep]) if isinstance(corpus, np.memmap) else corpus[keep]
+    source = (
+        f"held out: {n_q} corpus rows drawn with seed {seed}, removed from the corpus for the measurement "
+        f"(pass queries= to plan on your own queries)"
+    )
+    return PlanInputs(rest, Q, None, source, name, held_out=held)
+
+
+def ground_truth(inputs: PlanInputs, *, k: int, metric: str, progress: bool = False) -> np.ndarray:
+    """Exact top-k ids of the queries in the measured corpus (computed in blocks when not given)."""
+    if inputs.gt is None:
+        _, ids = exact_knn(inputs.corpus, inputs.queries, k, metric=metric, progress=progress)
+        inputs.gt = ids
+    return inputs.gt

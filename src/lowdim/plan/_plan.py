@@ -1,0 +1,603 @@
+"""``plan``: the smallest compression that meets a recall target on your data, with the evidence.
+
+How a plan is made
+------------------
+1. **Queries and truth.** Given queries (and optionally their exact neighbours), or a
+   seeded held-out sample of the corpus, removed from the corpus it measures.
+2. **Diagnosis.** :func:`lowdim.diagnose.diagnose` on the corpus: intrinsic dimension
+   and the 90/95/99%-variance widths choose the PCA widths; its warnings are kept.
+3. **Candidates** (:func:`~lowdim.plan.generate_candidates`): scalar, sign, ITQ, PQ,
+   PCA (and Matryoshka) specs, each within ``max_bytes``.
+4. **Measurement, cheapest first.** Every candidate is fitted on one seeded training
+   sample (PCA axes and rotations shared), the corpus encoded once, and searched at
+   each rerank factor up to ``max_rerank``: recall@k with a bootstrap CI, RAM and disk
+   bytes, single-thread batch QPS. Once a candidate meets the target at B bytes, every
+   larger candidate is skipped unmeasured (:class:`~lowdim.plan.Frontier`); OPQ is
+   tried where plain PQ just missed.
+5. **Recommendation.** The fewest RAM bytes per vector among the points whose recall CI
+   lies at or above the target (and whose QPS reaches ``min_qps``); ties go to the
+   higher QPS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..diagnose import Diagnosis, diagnose
+from ..diagnose._input import sample_indices, to_float32
+from ..exceptions import LowdimError, ParameterError
+from ..validation import check_choice, check_k, check_positive_int
+from ._candidate import Candidate
+from ._candidates import (
+    MATRYOSHKA_SHARE,
+    CandidateSpec,
+    generate_candidates,
+    leading_variance_share,
+    opq_candidate,
+    rerank_factors,
+)
+from ._export import ENGINES, export_settings
+from ._fit import PQ_TRAIN_ROWS, SharedFits, normalize_rows
+from ._inputs import ground_truth, resolve_inputs
+from ._measure import measure_spec
+from ._pareto import Frontier, pareto_front, recommend
+
+__all__ = ["Plan", "plan", "PlanCache", "TargetNotMetError"]
+
+#: OPQ is tried for a pq<m>x8 whose best lower CI bound came within this of the target
+OPQ_GAP = 0.03
+#: at most this many OPQ fits per plan (each takes tens of seconds)
+MAX_OPQ = 2
+#: below this many queries the recall CI is too wide to plan tightly
+FEW_QUERIES = 200
+#: the mean vector's energy share above which sign codes that do not centre lose bits
+MEAN_SHARE_LARGE = 0.1
+
+
+class TargetNotMetError(LowdimError, ValueError):
+    """No measured candidate meets the recall target; the message names the best one."""
+
+
+def _check_target(target: Any) -> float:
+    if isinstance(target, bool) or not isinstance(target, (int, float, np.floating)) or not (0.0 < float(target) <= 1.0):
+        raise ParameterError(f"The 'target_recall' parameter of plan must be a number in (0, 1]. Got {target!r}.")
+    return float(target)
+
+
+def _check_optional_positive(value: Any, name: str, *, integer: bool) -> Any:
+    if value is None:
+        return None
+    if integer:
+        return check_positive_int(value, name, owner="plan")
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not float(value) > 0:
+        raise ParameterError(f"The '{name}' parameter of plan must be a positive number or None. Got {value!r}.")
+    return float(value)
+
+
+@dataclass
+class Plan:
+    """What :func:`plan` measured and what it recommends.
+
+    Attributes
+    ----------
+    target_recall, k, metric, confidence, max_rerank, max_bytes, min_qps, seed
+        The settings of the plan.
+    n, d : int
+        Measured corpus rows (held-out queries removed) and width.
+    n_queries : int
+    queries_source : str
+        Where the queries came from ("given (queries.npy)", "held out: 1000 corpus rows ...").
+    recommended : Candidate or None
+        Fewest RAM bytes among the candidates meeting the target (lower CI bound >= target,
+        QPS >= min_qps), ties to the higher QPS; None when none does.
+    candidates : list of Candidate
+        Every measured (spec, rerank factor) point, in measurement order.
+    pareto : list of Candidate
+        The candidates not beaten on both RAM bytes and recall, by bytes.
+    skipped : list of (spec, reason)
+        Candidates left unmeasured and why.
+    warnings : tuple of str
+        Where a method is known to fail on this data (from the diagnosis, plus the plan's own).
+    notes : tuple of str
+        How the plan was made (queries, families, timing).
+    diagnosis : Diagnosis
+    seconds : float
+        Wall time of the plan.
+    """
+
+    target_recall: float
+    k: int
+    metric: str
+    confidence: float
+    max_rerank: int
+    max_bytes: int | None
+    min_qps: float | None
+    seed: int
+    n: int
+    d: int
+    n_queries: int
+    queries_source: str
+    recommended: Candidate | None
+    candidates: list[Candidate]
+    pareto: list[Candidate]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    diagnosis: Diagnosis | None = field(default=None, repr=False)
+    seconds: float = 0.0
+    dataset: str = ""
+
+    @property
+    def feasible(self) -> bool:
+        """Whether some candidate meets the target."""
+        return self.recommended is not None
+
+    @property
+    def best(self) -> Candidate | None:
+        """The highest-recall candidate measured (fewer bytes on ties): the best achievable."""
+        if not self.candidates:
+            return None
+        return max(self.candidates, key=lambda c: (c.recall, -c.ram_bytes_per_vector, c.qps_batch))
+
+    def infeasible_message(self) -> str:
+        """One line saying that the target is not met and what the best measured point is."""
+        limits = f"max_rerank={self.max_rerank}"
+        if self.max_bytes is not None:
+            limits += f", max_bytes={self.max_bytes}"
+        if self.min_qps is not None:
+            limits += f", min_qps={self.min_qps:g}"
+        msg = (
+            f"no candidate reaches recall@{self.k} >= {self.target_recall:g} "
+            f"(lower end of the {self.confidence:.0%} CI) within {limits}"
+        )
+        b = self.best
+        if b is not None:
+            msg += (
+                f"; the best achievable is {b.spec}: recall {b.recall:.4f} "
+                f"[{b.recall_ci[0]:.4f}, {b.recall_ci[1]:.4f}] at {b.ram_bytes_per_vector} B/vector"
+            )
+        return msg
+
+    def require_feasible(self) -> Candidate:
+        """The recommendation, or :class:`TargetNotMetError` naming the best achievable point."""
+        if self.recommended is None:
+            raise TargetNotMetError(self.infeasible_message())
+        return self.recommended
+
+    def export(self, engine: str) -> str:
+        """The recommended spec as ``engine``'s nearest settings (see :func:`~lowdim.plan.export_settings`).
+
+        Raises :class:`TargetNotMetError` when the plan has no recommendation.
+        """
+        check_choice(engine, ENGINES, "engine", owner="Plan.export")
+        rec = self.require_feasible()
+        return export_settings(rec.spec, engine, d=self.d, metric=self.metric, k=self.k)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict: settings, ``recommended``, ``candidates``, ``pareto``, warnings, diagnosis summary."""
+        dg = self.diagnosis
+        diag = None
+        if dg is not None:
+            keys = ("id_twonn", "id_mle", "dims_90", "dims_95", "dims_99", "normalized", "mean_share", "n_duplicates")
+            full = dg.to_dict()
+            diag = {key: full[key] for key in keys}
+        return {
+            "target_recall": self.target_recall,
+            "k": self.k,
+            "metric": self.metric,
+            "confidence": self.confidence,
+            "max_rerank": self.max_rerank,
+            "max_bytes": self.max_bytes,
+            "min_qps": self.min_qps,
+            "seed": self.seed,
+            "dataset": self.dataset,
+            "n": self.n,
+            "d": self.d,
+            "n_queries": self.n_queries,
+            "queries_source": self.queries_source,
+            "feasible": self.feasible,
+            "recommended": None if self.recommended is None else self.recommended.to_dict(),
+            "best_achievable": None if self.best is None else self.best.to_dict(),
+            "candidates": [c.to_dict() for c in self.candidates],
+            "pareto": [c.to_dict() for c in self.pareto],
+            "skipped": [{"spec": s, "reason": r} for s, r in self.skipped],
+            "warnings": list(self.warnings),
+            "notes": list(self.notes),
+            "diagnosis": diag,
+            "seconds": self.seconds,
+        }
+
+    def write_json(self, path: str | Path) -> Path:
+        """Write :meth:`to_dict` to ``path``; ``lowdim create --plan`` reads ``recommended.spec``."""
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        return path
+
+    def summary(self) -> str:
+        """The recommendation in one sentence (or the infeasibility message)."""
+        r = self.recommended
+        if r is None:
+            return self.infeasible_message()
+        lo, hi = r.recall_ci
+        reads = f", reranking {r.rerank * self.k} full vectors per query from disk" if r.rerank else ""
+        return (
+            f"{r.spec}: {r.ram_bytes_per_vector} B/vector in RAM ({4 * self.d / r.ram_bytes_per_vector:.0f}x smaller "
+            f"than float32), recall@{self.k} {r.recall:.4f} [{lo:.4f}, {hi:.4f}] on {self.n_queries} queries, "
+            f"{r.qps_batch:,.0f} QPS (1 thread, batch){reads}"
+        )
+
+
+def _fingerprint(corpus: np.ndarray, queries: np.ndarray, gt: np.ndarray | None, settings: tuple) -> str:
+    h = hashlib.sha1(repr(settings + (corpus.shape, str(corpus.dtype))).encode())
+    rows = np.linspace(0, len(corpus) - 1, num=min(len(corpus), 64)).astype(np.int64)
+    h.update(np.ascontiguousarray(np.asarray(corpus[rows])).tobytes())
+    h.update(np.ascontiguousarray(queries).tobytes())
+    if gt is not None:
+        h.update(np.ascontiguousarray(gt).tobytes())
+    return h.hexdigest()
+
+
+class PlanCache:
+    """Measurements kept across :func:`plan` calls on the same data, queries and settings.
+
+    Sweeping targets or budgets (``plan(..., target_recall=t, cache=c)`` for several
+    ``t``) then fits and measures each spec once: a later call reuses every
+    (spec, rerank factor) point measured before, the diagnosis, the ground truth and
+    the shared PCA axes and rotations. A cache is tied to the first data it saw; using
+    it with other data, queries, ``k``, metric, seed or confidence raises
+    :class:`~lowdim.ParameterError`.
+
+    Examples
+    --------
+    >>> cache = PlanCache()
+    >>> len(cache)
+    0
+    """
+
+    def __init__(self) -> None:
+        self.key: str | None = None
+        self.points: dict[str, dict[int, Candidate]] = {}
+        self.state: dict[str, Any] = {}
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.points.values())
+
+    def bind(self, key: str) -> None:
+        if self.key is None:
+            self.key = key
+        elif self.key != key:
+            raise ParameterError(
+                "this PlanCache holds measurements of other data, queries or settings (k, metric, seed, "
+                "confidence); use a new PlanCache()"
+            )
+
+    def get(self, spec: str, factors: Sequence[int]) -> list[Candidate] | None:
+        have = self.points.get(spec, {})
+        if all(f in have for f in factors):
+            return [_copy(have[f]) for f in factors]
+        return None
+
+    def put(self, spec: str, cands: Sequence[Candidate]) -> None:
+        slot = self.points.setdefault(spec, {})
+        for c in cands:
+            slot[c.rerank] = _copy(c)
+
+
+def _copy(c: Candidate) -> Candidate:
+    return Candidate(**{**c.__dict__, "meets_target": False})
+
+
+class _Bar:
+    """A rich progress bar on stderr, or nothing."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self._p = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._p = Progress(
+                TextColumn("{task.description:<34}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._task = self._p.add_task("plan", total=total)
+
+    def __enter__(self) -> "_Bar":
+        if self._p is not None:
+            self._p.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._p is not None:
+            self._p.stop()
+
+    def update(self, description: str | None = None, *, advance: int = 0, total: int | None = None) -> None:
+        if self._p is not None:
+            kwargs: dict[str, Any] = {"advance": advance}
+            if description is not None:
+                kwargs["description"] = description
+            if total is not None:
+                kwargs["total"] = total
+            self._p.update(self._task, **kwargs)
+
+
+def _warnings(
+    dg: Diagnosis,
+    *,
+    n_queries: int,
+    k: int,
+    recommended: Candidate | None,
+    pq8_measured: bool,
+    held_out: bool,
+) -> list[str]:
+    """The diagnosis warnings plus the plan's own: where a method is known to fail here.
+
+    The diagnosis's warning about 8-bit PQ training rows is kept only when an 8-bit PQ
+    was measured (plain PQ is measured with 4 bits, which needs 16x fewer rows).
+    """
+    out = [w for w in dg.warnings if not (w.startswith("PQ with 8-bit") and not pq8_measured)]
+    if held_out:
+        out.append(
+            "the queries are held-out corpus rows: real queries that differ from the documents (short queries "
+            "against passages, another model or prompt) usually recall less; pass queries= to plan for them"
+        )
+    if n_queries < FEW_QUERIES:
+        out.append(
+            f"only {n_queries} queries: recall CIs are wide, so the plan errs towards larger codes; "
+            f"pass >= {FEW_QUERIES} queries for a tighter plan"
+        )
+    share = dg.mean_share
+    if recommended is not None and math.isfinite(share) and share > MEAN_SHARE_LARGE:
+        q = recommended.base.split("/")[-1]
+        if q.startswith(("binary", "hamming", "rbq")):
+            out.append(
+                f"the recommended {recommended.spec} relies on centring: the mean holds {share:.0%} of the energy, "
+                "and engines that binarise at 0 (FAISS IndexBinaryFlat, Qdrant binary, pgvector binary_quantize) "
+                "will recall less with the same settings"
+            )
+    if recommended is not None and recommended.rerank:
+        out.append(
+            f"the recommended {recommended.spec} reads {recommended.rerank * k} full vectors "
+            f"({recommended.disk_bytes_per_vector} B each) per query from disk: keep them on an SSD"
+        )
+    return out
+
+
+def plan(
+    dataset_or_corpus: Any,
+    *,
+    target_recall: float = 0.95,
+    k: int = 10,
+    queries: Any = None,
+    gt: Any = None,
+    max_rerank: int = 10,
+    max_bytes: int | None = None,
+    min_qps: float | None = None,
+    metric: str = "cosine",
+    seed: int = 0,
+    progress: bool = False,
+    confidence: float = 0.95,
+    n_holdout: int = 1000,
+    train_size: int = 50_000,
+    cache: PlanCache | None = None,
+) -> Plan:
+    """Find the smallest compression spec that meets ``target_recall`` on this data, and show the evidence.
+
+    Parameters
+    ----------
+    dataset_or_corpus : Dataset, array of shape (n, d), or path
+        A :class:`~lowdim.eval.Dataset` (its queries and gt are used), a float array or
+        memmap (float16 stays float16), or a data-set folder / vector file.
+    target_recall : float in (0, 1]
+        recall@k to reach, against exact float32 neighbours.
+    k : int
+        Neighbours per query.
+    queries : array of shape (nq, d) or path, optional
+        The queries to plan for. Without them ``min(n_holdout, n // 10)`` corpus rows are
+        held out (seeded) and removed from the measured corpus; the plan says so.
+    gt : int array of shape (nq, >= k) or path, optional
+        Exact neighbours of ``queries`` in corpus row numbers; computed when absent.
+    max_rerank : int >= 0
+        Largest rerank factor: ``+rerankN`` rescores ``N * k`` candidates with full vectors
+        read from disk, so each one is a disk read. Factors 0, 2, 4, 10 up to it are measured.
+    max_bytes : int, optional
+        Largest RAM bytes per vector of the codes.
+    min_qps : float, optional
+        Smallest acceptable single-thread batch QPS for the recommendation.
+    metric : {"cosine", "ip", "l2"}
+    seed : int
+        Seeds the held-out queries, the training sample and every codec.
+    progress : bool
+        Show a rich progress bar on stderr.
+    confidence : float in (0, 1)
+        Level of the bootstrap recall CI; a candidate meets the target when the lower end
+        of its CI does.
+    n_holdout : int
+        Queries to hold out when none are given.
+    train_size : int
+        Rows of the seeded training sample every codec is fitted on (PQ on 20,000 of them,
+        OPQ on 10,000).
+    cache : PlanCache, optional
+        Reuse measurements across calls on the same data (to sweep targets or budgets).
+
+    Returns
+    -------
+    Plan
+        ``recommended`` (None when nothing meets the target: see ``best`` and
+        ``infeasible_message()``), every measured candidate, the Pareto front, warnings.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = (rng.standard_normal((3000, 8)) @ rng.standard_normal((8, 64))).astype(np.float32)
+    >>> p = plan(X, target_recall=0.9, max_bytes=16, max_rerank=4)
+    >>> p.feasible, p.recommended.recall >= 0.9, p.recommended.ram_bytes_per_vector <= 16
+    (True, True, True)
+    """
+    t_start = time.perf_counter()
+    target = _check_target(target_recall)
+    k = check_k(k)
+    max_rerank = check_positive_int(max_rerank, "max_rerank", owner="plan", minimum=0)
+    max_bytes = _check_optional_positive(max_bytes, "max_bytes", integer=True)
+    min_qps = _check_optional_positive(min_qps, "min_qps", integer=False)
+    metric = check_choice(metric, ("cosine", "ip", "l2"), "metric", owner="plan")
+    seed = check_positive_int(seed, "seed", owner="plan", minimum=0)
+    n_holdout = check_positive_int(n_holdout, "n_holdout", owner="plan")
+    train_size = check_positive_int(train_size, "train_size", owner="plan", minimum=2)
+    if isinstance(confidence, bool) or not (isinstance(confidence, (int, float)) and 0.0 < confidence < 1.0):
+        raise ParameterError(f"The 'confidence' parameter of plan must be a number in (0, 1). Got {confidence!r}.")
+    if cache is not None and not isinstance(cache, PlanCache):
+        raise ParameterError(f"The 'cache' parameter of plan must be a PlanCache or None. Got {type(cache).__name__}.")
+    factors = rerank_factors(max_rerank)
+
+    inputs = resolve_inputs(dataset_or_corpus, queries=queries, gt=gt, k=k, n_holdout=n_holdout, seed=seed)
+    corpus = inputs.corpus
+    n, d = corpus.shape
+    state: dict[str, Any] = {}
+    if cache is not None:
+        cache.bind(_fingerprint(corpus, inputs.queries, inputs.gt, (k, metric, seed, confidence, train_size, inputs.source)))
+        state = cache.state
+    notes = [f"queries: {len(inputs.queries)}, {inputs.source}"]
+
+    if "diagnosis" not in state:
+        state["diagnosis"] = diagnose(corpus, sample=min(10_000, n), seed=seed, progress=progress, name="corpus")
+    dg: Diagnosis = state["diagnosis"]
+    if "gt" not in state:
+        state["gt"] = ground_truth(inputs, k=k, metric=metric, progress=progress)
+    gt_ids = state["gt"]
+    if "fits" not in state:
+        rows = sample_indices(n, train_size, seed)
+        train = to_float32(np.asarray(corpus[rows]))
+        state["fits"] = SharedFits(train, metric=metric, seed=seed)
+        state["mrl_share"] = leading_variance_share(normalize_rows(train) if metric == "cosine" else train)
+    fits: SharedFits = state["fits"]
+    n_train = len(fits.train)
+    matryoshka = state["mrl_share"] >= MATRYOSHKA_SHARE
+    notes.append(
+        f"Matryoshka truncation (mrl) {'proposed' if matryoshka else 'not proposed'}: the first half of the "
+        f"coordinates holds {state['mrl_share']:.0%} of the variance ({MATRYOSHKA_SHARE:.0%} or more suggests a "
+        "model trained with Matryoshka loss)"
+    )
+    ids = [v for v in (dg.id_twonn, dg.id_mle) if math.isfinite(v)]
+    kwargs = dict(
+        n_train=n_train,
+        intrinsic_dim=float(np.mean(ids)) if ids else None,
+        dims_90=dg.dims_90,
+        dims_95=dg.dims_95,
+        dims_99=dg.dims_99,
+        matryoshka=matryoshka,
+    )
+    queue = generate_candidates(d, max_bytes=max_bytes, **kwargs)
+    if not queue:
+        smallest = generate_candidates(d, **kwargs)[0]
+        raise ParameterError(
+            f"The 'max_bytes' parameter of plan leaves no candidate for d={d}: got {max_bytes}, but the smallest "
+            f"code proposed here, {smallest.spec}, takes {smallest.ram_bytes} B/vector."
+        )
+    notes.append(
+        f"{len(queue)} candidate specs x rerank factors {', '.join(map(str, factors))}; "
+        f"fitted on {n_train} rows (PQ on {min(n_train, PQ_TRAIN_ROWS)}), measured cheapest first"
+    )
+
+    frontier = Frontier(target, min_qps=min_qps)
+    measured: list[Candidate] = []
+    skipped: list[tuple[str, str]] = []
+    by_base: dict[str, list[Candidate]] = {}
+    opq_from: set[str] = set()
+
+    def opq_trials() -> list[CandidateSpec]:
+        """OPQ, sparingly: at the bytes of the largest plain PQ below the frontier that came close."""
+        close = [
+            (pts[0].ram_bytes_per_vector, base)
+            for base, pts in by_base.items()
+            if pts[0].family == "pq4"
+            and base not in opq_from
+            and pts[0].ram_bytes_per_vector < frontier.best_bytes
+            and max(p.recall_ci[0] for p in pts) >= target - OPQ_GAP
+        ]
+        out = []
+        for nbytes, base in sorted(close, reverse=True):
+            if len(opq_from) >= MAX_OPQ:
+                break
+            opq_from.add(base)
+            new = opq_candidate(CandidateSpec(base, "pq4", nbytes), d, n_train=n_train)
+            if new is not None and new.spec not in by_base and all(q.spec != new.spec for q in queue):
+                out.append(new)
+        return out
+
+    with _Bar(progress, total=len(queue)) as bar:
+        while True:
+            if not queue and len(opq_from) < MAX_OPQ:
+                queue.extend(opq_trials())  # nothing met the target: OPQ may still reach it
+            if not queue:
+                break
+            cand = queue.pop(0)
+            if not frontier.should_measure(cand.ram_bytes):
+                skipped.append(
+                    (cand.spec, f"{cand.ram_bytes} B/vector > {frontier.best_bytes:g} B/vector of a candidate meeting the target")
+                )
+                bar.update(advance=1)
+                continue
+            bar.update(f"{cand.spec} ({cand.ram_bytes} B)")
+            points = cache.get(cand.spec, factors) if cache is not None else None
+            if points is None:
+                points = measure_spec(cand, fits, corpus, inputs.queries, gt_ids, k=k, factors=factors, confidence=confidence, seed=seed)
+                if cache is not None:
+                    cache.put(cand.spec, points)
+            for p in points:
+                p.meets_target = p.point.meets(target, min_qps)
+                frontier.add(p.point)
+            measured.extend(points)
+            by_base[cand.spec] = points
+            bar.update(advance=1)
+            if frontier.met and len(opq_from) < MAX_OPQ:
+                added = opq_trials()
+                if added:
+                    queue = sorted(queue + added, key=lambda x: x.order_key)
+                    bar.update(total=len(by_base) + len(skipped) + len(queue))
+
+    fronts = pareto_front([c.point for c in measured])
+    idx = recommend([c.point for c in measured], target, min_qps=min_qps)
+    rec = measured[idx] if idx is not None else None
+    pq8 = any(c.base.endswith("x8") for c in measured)
+    warns = _warnings(
+        dg, n_queries=len(inputs.queries), k=k, recommended=rec, pq8_measured=pq8, held_out=inputs.held_out is not None
+    )
+    seconds = time.perf_counter() - t_start
+    notes.append(f"{len(measured) // max(len(factors), 1)} specs measured, {len(skipped)} skipped, in {seconds:.0f} s")
+    return Plan(
+        target_recall=target,
+        k=k,
+        metric=metric,
+        confidence=float(confidence),
+        max_rerank=max_rerank,
+        max_bytes=max_bytes,
+        min_qps=min_qps,
+        seed=seed,
+        n=n,
+        d=d,
+        n_queries=len(inputs.queries),
+        queries_source=inputs.source,
+        recommended=rec,
+        candidates=measured,
+        pareto=[measured[i] for i in fronts],
+        skipped=skipped,
+        warnings=tuple(warns),
+        notes=tuple(notes),
+        diagnosis=dg,
+        seconds=seconds,
+        dataset=inputs.name,
+    )

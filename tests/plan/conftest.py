@@ -1,0 +1,27 @@
+"""Shared fixtures of the planner tests: small seeded data of low intrinsic dimension, and plans made once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def lowrank(make_data):
+    """(corpus (6000, 64), fresh queries (400, 64)) from one seeded low-rank distribution."""
+    X = make_data(6400, 64, 8, seed=3)
+    return X[:6000], X[6000:]
+
+
+@pytest.fixture(scope="session")
+def lowrank_plan(lowrank):
+    """A plan of the synthetic corpus with held-out queries (target 0.95, rerank <= 4)."""
+    from lowdim.plan import plan
+
+    X, _ = lowrank
+    return plan(X, target_recall=0.95, k=10, max_rerank=4, seed=0)
+
+
+@pytest.fixture(scope="session")
+def rng():
+    return np.random.default_rng(0)
