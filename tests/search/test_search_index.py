@@ -197,3 +197,27 @@ def test_topk_ties_go_to_the_lower_id():
     assert i.tolist() == [[1, 2, 4]]
     s, i = topk(S, 2, largest=False)
     assert i.tolist() == [[0, 3]]
+
+
+def test_fast_scan_never_returns_fewer_than_exist(structured, monkeypatch):
+    """If the fast-scan kernel drops rows, the exact fallback fills the results."""
+    X, Q = structured
+    p = Pipeline("binary").fit(X)
+    index = CodeIndex(p, p.encode(X[:40]))
+    ref = index.search(Q[:4], 38)
+    scanner = index.scanner
+    scanner._search(Q[:1] @ np.eye(64, dtype=np.float32), 1)  # build the kernel
+    real = scanner._kernel.search
+    calls = []
+
+    def dropping(q, k):
+        calls.append(k)
+        D, I = real(q, k)
+        I[:, -2:] = -1  # what a misbehaving kernel would return
+        return D, I
+
+    monkeypatch.setattr(scanner._kernel, "search", dropping, raising=False)
+    got = index.search(Q[:4], 38)
+    assert calls == [38]
+    assert (got.ids >= 0).all()
+    np.testing.assert_array_equal(np.sort(got.ids, axis=1), np.sort(ref.ids, axis=1))

@@ -191,13 +191,25 @@ class PQScanner(Scanner):
     def _search(self, queries, k):
         if self._kernel is None:
             self._kernel = self._build()
-        q = self.prepare(queries) if self.prepare is not None else queries
-        D, I = self._kernel.search(np.ascontiguousarray(q, dtype=np.float32), k)
+        q = np.ascontiguousarray(self.prepare(queries) if self.prepare is not None else queries, dtype=np.float32)
+        D, I = self._kernel.search(q, k)
         D, I = _clean(D, I, self.largest)
+        short = (I >= 0).sum(1) < min(k, self.ntotal)
+        if short.any():
+            # a fast-scan kernel returned fewer rows than exist (reported once near k ≈ ntotal):
+            # score those queries exactly on the decoded codes instead of returning fewer results
+            D[short], I[short] = self._exact(q[short], k)
         if self.offset is not None:
             off = self.offset(queries).astype(np.float32)[:, None]
             D = np.where(I >= 0, D + off, D)
         return D, I
+
+    def _exact(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        dec = self._pq_index().sa_decode(self.codes)
+        S = q @ dec.T
+        if self.metric == "l2":
+            S = (q * q).sum(1)[:, None] - 2 * S + (dec * dec).sum(1)[None, :]
+        return topk(S, k, largest=self.largest)
 
     def spawn(self):
         return PQScanner(self.metric, self.code_size, self.centroids, self.nbits, prepare=self.prepare, offset=self.offset)
