@@ -1,0 +1,90 @@
+"""Text collections: a collection that remembers its encoder, add_texts / search_text, and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from lowdim import Collection, ParameterError, ValidationError
+from lowdim.cli import app
+from lowdim.encoders import bundled_texts
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def docs():
+    with open(bundled_texts() / "corpus.jsonl", encoding="utf-8") as fh:
+        return [json.loads(line) for _, line in zip(range(300), fh)]
+
+
+def test_text_collection_round_trip(tmp_path, docs):
+    path = tmp_path / "t"
+    c = Collection.create(path, encoder="all-MiniLM-L6-v2", spec="int8+rerank4", train_size=200)
+    assert c.dim == 384 and c.model == "sentence-transformers/all-MiniLM-L6-v2"
+    ids = c.add_texts([d["text"] for d in docs], ids=[d["id"] for d in docs], metadata=[{"pos": d["pos"]} for d in docs])
+    assert ids == [d["id"] for d in docs]
+    # a gloss finds itself
+    res = c.search_text([docs[5]["text"], docs[77]["text"]], 3)
+    assert res.ids[:, 0].tolist() == [docs[5]["id"], docs[77]["id"]]
+    assert res.scores[0, 0] > 0.99
+    # filters work on text collections too, and return k when k match
+    verbs = [d for d in docs if d["pos"] == "v"]
+    got = c.search_text("to move quickly", 5, filter={"pos": "v"})
+    assert len(verbs) >= 5 and all(i in {d["id"] for d in verbs} for i in got.ids[0])
+    c.close()
+    # the encoder is remembered
+    again = Collection.open(path, readonly=True)
+    assert again.settings.encoder == "all-MiniLM-L6-v2"
+    assert again.search_text(docs[5]["text"], 1).ids[0, 0] == docs[5]["id"]
+    again.close()
+
+
+def test_model_guard_on_text_collections(tmp_path, docs):
+    c = Collection.create(tmp_path / "t", encoder="all-MiniLM-L6-v2", spec="f16")
+    with pytest.raises(ValidationError, match=r"vectors from model 'other-model' do not fit this collection \(model sentence-transformers/all-MiniLM-L6-v2\)"):
+        c.add(np.ones((1, 384), np.float32), model="other-model")
+    with pytest.raises(ParameterError, match="dim=768 contradicts encoder 'all-MiniLM-L6-v2', whose vectors have 384 dimensions"):
+        Collection.create(tmp_path / "u", dim=768, encoder="all-MiniLM-L6-v2")
+    c.close()
+
+
+def test_vector_collection_has_no_encoder(tmp_path):
+    c = Collection.create(tmp_path / "v", dim=8, spec="f32")
+    with pytest.raises(ParameterError, match=r"has no text encoder; create it with Collection\.create\(path, encoder="):
+        c.search_text("hello", 1)
+    c.close()
+
+
+def test_text_cli(tmp_path, docs):
+    src = tmp_path / "docs.jsonl"
+    src.write_text("".join(json.dumps(d) + "\n" for d in docs[:120]))
+    path = tmp_path / "idx"
+    r = runner.invoke(app, ["create", str(path), "--encoder", "all-MiniLM-L6-v2", "--spec", "binary+rerank10", "--train-size", "100"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["add", str(path), "--texts", str(src), "--field", "text", "--id-field", "id"])
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "res.json"
+    r = runner.invoke(app, ["search", str(path), docs[3]["text"], "--k", "4", "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    res = json.loads(out.read_text())
+    assert res["ids"][0][0] == docs[3]["id"] and len(res["ids"][0]) == 4
+    r = runner.invoke(app, ["search", str(path), "--k", "4"])
+    assert r.exit_code != 0
+
+
+def test_demo_end_to_end(tmp_path):
+    """`lowdim demo` as a user runs it: real embeddings, a planned spec, measured quality."""
+    from lowdim._demo import run_demo
+
+    rep = run_demo(tmp_path / "demo")
+    assert rep.planned and rep.n_docs == 10_000
+    assert rep.recall_at_10 >= 0.93  # planned for 0.95 on the other half of the queries
+    assert rep.ndcg_at_10 >= rep.ndcg_at_10_float32 - 0.03
+    assert rep.ram_bytes_per_vector <= 384
+    for name in ("report.json", "plan.json", "pareto.png"):
+        assert (tmp_path / "demo" / name).is_file()
+    assert json.loads((tmp_path / "demo" / "report.json").read_text())["spec"] == rep.spec
