@@ -420,7 +420,13 @@ def test_text_search_when_the_collection_has_an_encoder(served: Path, data: np.n
         texts = [text] if isinstance(text, str) else text
         return self.search(data[: len(texts)], k, filter=filter)
 
-    monkeypatch.setattr(Collection, "search_text", search_text, raising=False)
+    monkeypatch.setattr(Collection, "search_text", search_text)
+    # this vector collection stands in for one with an encoder (real ones: tests/store/test_store_text.py)
+    import lowdim.server._app as app_module
+    import lowdim.server._registry as registry_module
+
+    for module in (app_module, registry_module):
+        monkeypatch.setattr(module, "has_text_method", lambda col, method: hasattr(col, method))
     with TestClient(create_app(served, refresh_interval=0)) as http:
         assert http.get("/collections/demo").json()["text"] is True
         r = search(http, {"text": ["a dog", "a cat"], "k": 2, "filter": {"even": True}})

@@ -26,6 +26,7 @@ def test_create_open_round_trip(tmp_path, data, as_ids):
     assert manifest["settings"] == {
         "dim": 32, "metric": "cosine", "spec": "int8+rerank4", "model": "m", "index": "flat", "train_size": 500,
         "vector_dtype": "float32", "random_state": 0, "hnsw_m": 32, "ef_construction": 40, "ef_search": 64,
+        "encoder": None,
     }
     assert manifest["counts"]["live"] == 1000
     assert all({"name", "size", "crc32"} <= set(f) for f in manifest["files"])

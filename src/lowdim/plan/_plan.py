@@ -569,6 +569,8 @@ def plan(
                     queue = sorted(queue + added, key=lambda x: x.order_key)
                     bar.update(total=len(by_base) + len(skipped) + len(queue))
 
+    if opq_from:
+        notes.append(f"OPQ tried at the bytes of {', '.join(sorted(opq_from))}, which came within {OPQ_GAP} of the target")
     fronts = pareto_front([c.point for c in measured])
     idx = recommend([c.point for c in measured], target, min_qps=min_qps)
     rec = measured[idx] if idx is not None else None

@@ -45,8 +45,12 @@ def plot_plan(plan: Any, path: str | Path, *, others: Sequence[tuple[str, float,
             label=f"rerank {f}" if f else "no rerank",
         )
     if others:
+        from ._pareto import Point, pareto_front
+
         ax.scatter([o[1] for o in others], [o[2] for o in others], marker="s", s=22, color="tab:orange", alpha=0.7, label="FAISS")
-        for label, x, y in others:
+        # label only the others' own front: the rest would pile up on each other
+        for i in pareto_front([Point(o[1], o[2], o[2], 0.0) for o in others]):
+            label, x, y = others[i]
             ax.annotate(label, (x, y), textcoords="offset points", xytext=(3, -9), fontsize=6, color="tab:orange")
     if plan.pareto:
         xs = [c.ram_bytes_per_vector for c in plan.pareto]
@@ -63,9 +67,11 @@ def plot_plan(plan: Any, path: str | Path, *, others: Sequence[tuple[str, float,
     ax.set_xscale("log")
     from matplotlib.ticker import FuncFormatter
 
-    plain = FuncFormatter(lambda x, _: f"{x:g}")
-    ax.xaxis.set_major_formatter(plain)
-    ax.xaxis.set_minor_formatter(plain)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+    # minor ticks labelled at 2, 3 and 5 times a power of ten only, so labels do not collide
+    ax.xaxis.set_minor_formatter(
+        FuncFormatter(lambda x, _: f"{x:g}" if x > 0 and f"{x:.0e}"[0] in "235" else "")
+    )
     ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.set_xlabel("RAM bytes per vector (log)")
     ax.set_ylabel(f"recall@{plan.k}")

@@ -44,7 +44,7 @@ from ._models import (
     SearchResponse,
     UpsertRequest,
 )
-from ._registry import Registry, ServedCollection, discover
+from ._registry import Registry, ServedCollection, discover, has_text_method
 
 __all__ = ["create_app"]
 
@@ -84,7 +84,7 @@ def _ids(value: Any, limits: Limits, *, required: bool) -> list[Any] | None:
 
 
 def _text_method(col: Collection, method: str, name: str) -> Callable[..., Any]:
-    fn = getattr(col, method, None)
+    fn = getattr(col, method, None) if has_text_method(col, method) else None
     if fn is None:
         raise HTTPError(
             400,
@@ -119,7 +119,7 @@ def _info(served: ServedCollection, col: Collection) -> dict[str, Any]:
     info = col.info()
     info.pop("path", None)  # the server's file layout is nobody's business
     info["name"] = served.name
-    info["text"] = hasattr(col, "search_text")
+    info["text"] = has_text_method(col, "search_text")
     return info
 
 

@@ -81,6 +81,14 @@ def discover(paths: Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
     return found
 
 
+def has_text_method(col: Any, method: str) -> bool:
+    """A text method is usable only on a collection created with a text encoder."""
+    if not hasattr(col, method):
+        return False
+    settings = getattr(col, "settings", None)
+    return getattr(settings, "encoder", None) is not None
+
+
 class _Snapshot:
     """A read-only :class:`Collection` and how many searches use it right now."""
 
@@ -141,9 +149,9 @@ class ServedCollection:
                 snap.col.close()
 
     def has(self, method: str) -> bool:
-        """Whether this collection's objects have ``method`` (e.g. ``search_text``)."""
+        """Whether this collection can serve ``method`` (e.g. ``search_text``: only with a text encoder)."""
         pool = self._pool
-        return bool(pool) and hasattr(pool[0].col, method)
+        return bool(pool) and has_text_method(pool[0].col, method)
 
     @property
     def generation(self) -> int:
