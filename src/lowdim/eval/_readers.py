@@ -15,6 +15,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from .._npyheader import read_npy_header
 from ..exceptions import DimensionError, DTypeError, FileFormatError, LowdimError, ParameterError
 
 __all__ = [
@@ -67,14 +68,8 @@ def _read_npy(p: Path, *, mmap: bool) -> np.ndarray:
     size = p.stat().st_size
     with open(p, "rb") as f:
         try:
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-            elif version in ((2, 0), (3, 0)):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-            else:
-                raise ValueError(f"unsupported .npy format version {version}")
-        except (ValueError, OSError, SyntaxError) as exc:
+            shape, fortran, dtype = read_npy_header(f)
+        except (ValueError, OSError, SyntaxError, EOFError) as exc:
             raise FileFormatError(f"{p.name} is not a valid .npy file: {exc}") from None
         offset = f.tell()
     if dtype.hasobject:

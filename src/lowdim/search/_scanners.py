@@ -109,15 +109,14 @@ class Scanner(ABC):
         """An empty scanner of the same kind and parameters."""
 
 
-class FaissCodesScanner(Scanner):
-    """Codes whose byte layout equals a FAISS flat-codes index's (Flat, SQ fp16/8bit/4bit)."""
+class _IndexOwnedCodes(Scanner):
+    """A scanner whose FAISS index owns the only copy of the codes; ``codes`` is a view of its storage."""
 
-    def __init__(self, metric: str, code_size: int, make_index: Callable[[], faiss.Index]) -> None:
-        super().__init__(metric, code_size)
-        self._make_index = make_index
-        self._index = make_index()
+    _index: faiss.Index
 
-    # The FAISS index owns the only copy of the codes; ``codes`` is a view of its storage.
+    def _storage(self):
+        return self._index.codes
+
     @property
     def ntotal(self) -> int:
         return int(self._index.ntotal)
@@ -127,7 +126,16 @@ class FaissCodesScanner(Scanner):
         n = self.ntotal
         if n == 0:
             return np.zeros((0, self.code_size), np.uint8)
-        return faiss.rev_swig_ptr(self._index.codes.data(), n * self.code_size).reshape(n, self.code_size)
+        return faiss.rev_swig_ptr(self._storage().data(), n * self.code_size).reshape(n, self.code_size)
+
+
+class FaissCodesScanner(_IndexOwnedCodes):
+    """Codes whose byte layout equals a FAISS flat-codes index's (Flat, SQ fp16/8bit/4bit)."""
+
+    def __init__(self, metric: str, code_size: int, make_index: Callable[[], faiss.Index]) -> None:
+        super().__init__(metric, code_size)
+        self._make_index = make_index
+        self._index = make_index()
 
     def add(self, codes: np.ndarray) -> None:
         if len(codes):
@@ -251,7 +259,7 @@ class SignFastScanScanner(PQScanner):
         return SignFastScanScanner(self.metric, self.mean, self.scales)
 
 
-class HammingScanner(Scanner):
+class HammingScanner(_IndexOwnedCodes):
     """Symmetric Hamming distance between sign codes (``IndexBinaryFlat``): fastest, coarsest.
 
     ``binarize`` maps float queries to packed codes. Scores are minus the Hamming
@@ -263,16 +271,8 @@ class HammingScanner(Scanner):
         self.binarize = binarize
         self._index = faiss.IndexBinaryFlat(code_size * 8)
 
-    @property
-    def ntotal(self) -> int:
-        return int(self._index.ntotal)
-
-    @property
-    def codes(self) -> np.ndarray:
-        n = self.ntotal
-        if n == 0:
-            return np.zeros((0, self.code_size), np.uint8)
-        return faiss.rev_swig_ptr(self._index.xb.data(), n * self.code_size).reshape(n, self.code_size)
+    def _storage(self):
+        return self._index.xb
 
     def add(self, codes: np.ndarray) -> None:
         if len(codes):

@@ -21,6 +21,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from .._npyheader import read_npy_header
 from ..exceptions import FileFormatError
 
 __all__ = [
@@ -171,13 +172,7 @@ def npy_header(data: bytes | memoryview, root: Path, name: str) -> tuple[tuple[i
     """Parse the header at the start of ``data``: ``(shape, dtype, data offset)``."""
     buf = io.BytesIO(bytes(data[:4096]))
     try:
-        version = np.lib.format.read_magic(buf)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(buf)
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(buf)
-        else:
-            raise ValueError(f"unsupported .npy version {version}")
+        shape, fortran, dtype = read_npy_header(buf)
     except (ValueError, OSError, SyntaxError, EOFError) as exc:
         raise _damaged(root, name, f"has a corrupt .npy header ({exc})") from None
     if fortran or dtype.hasobject:
