@@ -29,6 +29,8 @@ from .exceptions import (
 from ._version import __version__
 from .validation import check_embeddings
 from .diagnose import Diagnosis, diagnose
+from . import plan  # the planner part: lowdim.plan.plan(...), lowdim.plan.Plan
+from .plan import Plan
 from .spec import Spec, bytes_per_vector, parse_spec
 from .codecs import Pipeline, load_codec
 from .search import CodeIndex, SearchResult, search
@@ -40,6 +42,8 @@ __all__ = [
     "check_embeddings",
     "diagnose",
     "Diagnosis",
+    "plan",
+    "Plan",
     "Spec",
     "parse_spec",
     "bytes_per_vector",

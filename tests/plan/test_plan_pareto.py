@@ -34,6 +34,13 @@ def test_recommend_fewest_bytes_then_qps():
     assert recommend(pts, 0.999) is None
 
 
+def test_recommend_near_equal_qps_prefers_fewer_reads_then_recall():
+    # 5% apart in QPS is timing noise: fewer disk reads win, then the higher recall; 3x apart is not noise
+    assert recommend([P(48, 0.96, 1000), P(48, 0.98, 950)], 0.9) == 1
+    assert recommend([Point(48, 0.99, 0.98, 950, 4), Point(48, 0.96, 0.95, 1000, 2)], 0.9) == 1
+    assert recommend([P(48, 0.96, 3000), P(48, 0.98, 1000)], 0.9) == 0
+
+
 def test_recommend_uses_the_lower_ci_bound():
     # the point estimate reaches the target, the CI's lower end does not
     assert recommend([P(16, 0.952, lo=0.94), P(32, 0.97, lo=0.96)], 0.95) == 1

@@ -66,8 +66,9 @@ def test_same_seed_same_plan(lowrank):
     X, _ = lowrank
     a = plan(X[:3000], target_recall=0.9, max_rerank=2, max_bytes=16, seed=1)
     b = plan(X[:3000], target_recall=0.9, max_rerank=2, max_bytes=16, seed=1)
-    assert a.recommended.spec == b.recommended.spec
-    assert [c.recall for c in a.candidates] == [c.recall for c in b.candidates]
+    assert [(c.spec, c.recall, c.recall_ci) for c in a.candidates] == [(c.spec, c.recall, c.recall_ci) for c in b.candidates]
+    # the pick among equal bytes may follow QPS, which is timed; the bytes never do
+    assert a.recommended.ram_bytes_per_vector == b.recommended.ram_bytes_per_vector
 
 
 def test_given_queries_and_dataset(lowrank):
@@ -76,8 +77,7 @@ def test_given_queries_and_dataset(lowrank):
     p = plan(Dataset(corpus=X, queries=Q, gt=gt), target_recall=0.9, max_rerank=2, max_bytes=16)
     assert p.n == len(X) and p.n_queries == len(Q) and p.queries_source.startswith("given")
     q = plan(X, queries=Q, target_recall=0.9, max_rerank=2, max_bytes=16)  # gt computed
-    assert q.recommended.spec == p.recommended.spec
-    assert q.recommended.recall == pytest.approx(p.recommended.recall)
+    assert [c.recall for c in q.candidates] == pytest.approx([c.recall for c in p.candidates])
 
 
 def test_infeasible_target_names_the_best_achievable(lowrank):

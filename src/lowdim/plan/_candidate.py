@@ -64,7 +64,7 @@ class Candidate:
 
     @property
     def point(self) -> Point:
-        return Point(self.ram_bytes_per_vector, self.recall, self.recall_ci[0], self.qps_batch)
+        return Point(self.ram_bytes_per_vector, self.recall, self.recall_ci[0], self.qps_batch, self.rerank)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict of the fields (``recall_per_query`` left out).

@@ -80,9 +80,10 @@ class SharedFits:
         """(mean (d,), components (d, d) by descending variance, explained-variance ratios (d,))."""
         if self._eig is None:
             t = time.perf_counter()
-            X = self.train.astype(np.float64)
-            mean = X.mean(0)
-            C = np.cov(X - mean, rowvar=False).reshape(self.d, self.d)
+            mean = self.train.mean(0, dtype=np.float64)
+            Xc = self.train - mean.astype(np.float32)
+            # float32 BLAS for the d x d scatter (10x faster than np.cov in float64), eigh in float64
+            C = (Xc.T @ Xc).astype(np.float64) / max(len(Xc) - 1, 1)
             w, V = np.linalg.eigh(C)
             order = np.argsort(w)[::-1]
             w, V = np.clip(w[order], 0, None), V[:, order]

@@ -3,7 +3,8 @@
 Three small pure pieces the planner is built on, each testable on hand-made points:
 
 - :func:`pareto_front`: the points no other point beats on both bytes and recall;
-- :func:`recommend`: the smallest point that meets the target, ties broken by QPS;
+- :func:`recommend`: the smallest point that meets the target, ties broken by QPS
+  (then recall, where QPS differ by less than timing noise);
 - :class:`Frontier`: while measuring cheapest-first, whether a candidate of a given
   size can still matter, i.e. whether it is not larger than a point already known
   to meet the target.
@@ -15,12 +16,15 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-__all__ = ["Point", "pareto_front", "recommend", "Frontier"]
+__all__ = ["Point", "pareto_front", "recommend", "Frontier", "QPS_TIE"]
+
+#: relative QPS difference below which two points of equal bytes count as equally fast
+QPS_TIE = 0.10
 
 
 @dataclass(frozen=True)
 class Point:
-    """One operating point: RAM bytes per vector, recall (point estimate and lower CI bound), QPS.
+    """One operating point: RAM bytes per vector, recall (point estimate and lower CI bound), QPS, rerank factor.
 
     ``meets(target, min_qps)`` is the planner's acceptance test: the *lower* end of the
     bootstrap confidence interval reaches the target (so another sample of queries is
@@ -31,6 +35,7 @@ class Point:
     recall: float
     recall_lo: float
     qps: float
+    rerank: int = 0
 
     def meets(self, target: float, min_qps: float | None = None) -> bool:
         return self.recall_lo >= target and (min_qps is None or self.qps >= min_qps)
@@ -58,22 +63,32 @@ def pareto_front(points: Sequence[Point]) -> list[int]:
     return front
 
 
-def recommend(points: Sequence[Point], target: float, *, min_qps: float | None = None) -> int | None:
+def recommend(
+    points: Sequence[Point], target: float, *, min_qps: float | None = None, qps_tie: float = QPS_TIE
+) -> int | None:
     """Index of the point with the fewest RAM bytes among those meeting ``target``; ties go to the higher QPS.
 
+    QPS within ``qps_tie`` (10%) of the fastest point of those bytes count as equal
+    (timings on a shared machine drift by that much); among those the smaller rerank
+    factor wins (fewer disk reads, which an in-memory timing does not see), then the
+    higher recall.
     Returns None when no point meets the target (and ``min_qps``).
 
     Examples
     --------
     >>> pts = [Point(32, 0.93, 0.92, 5000), Point(48, 0.96, 0.955, 900), Point(48, 0.97, 0.96, 3000),
-    ...        Point(96, 0.99, 0.99, 4000)]
+    ...        Point(96, 0.99, 0.99, 4000), Point(48, 0.98, 0.97, 2900)]
     >>> recommend(pts, 0.95), recommend(pts, 0.95, min_qps=3500), recommend(pts, 0.999)
-    (2, 3, None)
+    (4, 3, None)
     """
     ok = [i for i, p in enumerate(points) if p.meets(target, min_qps)]
     if not ok:
         return None
-    return min(ok, key=lambda i: (points[i].ram_bytes, -points[i].qps, -points[i].recall, i))
+    fewest = min(points[i].ram_bytes for i in ok)
+    tied = [i for i in ok if points[i].ram_bytes == fewest]
+    fastest = max(points[i].qps for i in tied)
+    near = [i for i in tied if points[i].qps * (1.0 + qps_tie) >= fastest]
+    return min(near, key=lambda i: (points[i].rerank, -points[i].recall, -points[i].qps, i))
 
 
 class Frontier:
