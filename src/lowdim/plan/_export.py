@@ -31,14 +31,6 @@ ENGINES = ("faiss", "qdrant", "pgvector")
 _SIGN = ("binary", "hamming", "rbq")
 
 
-def _is_sign(spec: Spec) -> bool:
-    return spec.quantizer.keyword in _SIGN
-
-
-def _reduced_width(spec: Spec, d: int) -> int:
-    return spec.output_dim(d)
-
-
 def faiss_factory(spec: SpecLike, d: int) -> tuple[str, list[str]]:
     """FAISS ``index_factory`` string nearest to ``spec`` and notes on what differs.
 

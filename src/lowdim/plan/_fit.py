@@ -21,10 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ..codecs import Pipeline
+from ..codecs import ITQ, OPQ, PCA, Pipeline
 from ..codecs._base import quiet_native_stderr
-from ..codecs._pca import PCA
-from ..codecs._rotation import ITQ, OPQ
 
 __all__ = ["SharedFits", "normalize_rows"]
 

@@ -13,10 +13,10 @@ How a plan is made
    each rerank factor up to ``max_rerank``: recall@k with a bootstrap CI, RAM and disk
    bytes, single-thread batch QPS. Once a candidate meets the target at B bytes, every
    larger candidate is skipped unmeasured (:class:`~lowdim.plan.Frontier`); OPQ is
-   tried where plain PQ just missed.
+   tried, at most twice, where plain PQ of the same bytes just missed.
 5. **Recommendation.** The fewest RAM bytes per vector among the points whose recall CI
    lies at or above the target (and whose QPS reaches ``min_qps``); ties go to the
-   higher QPS.
+   higher QPS (within 10%, timing noise: to fewer disk reads, then higher recall).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from ..validation import check_choice, check_k, check_positive_int
 from ._candidate import Candidate
 from ._candidates import (
     MATRYOSHKA_SHARE,
+    PQ_POINTS_PER_CENTROID,
     CandidateSpec,
     generate_candidates,
     leading_variance_share,
@@ -52,7 +53,7 @@ from ._pareto import Frontier, pareto_front, recommend
 
 __all__ = ["Plan", "plan", "PlanCache", "TargetNotMetError"]
 
-#: OPQ is tried for a pq<m>x8 whose best lower CI bound came within this of the target
+#: OPQ is tried at the bytes of a pq<2m>x4 whose best lower CI bound came within this of the target
 OPQ_GAP = 0.03
 #: at most this many OPQ fits per plan (each takes tens of seconds)
 MAX_OPQ = 2
@@ -340,6 +341,8 @@ def _warnings(
     k: int,
     recommended: Candidate | None,
     pq8_measured: bool,
+    pq4_measured: bool,
+    n_train: int,
     held_out: bool,
 ) -> list[str]:
     """The diagnosis warnings plus the plan's own: where a method is known to fail here.
@@ -348,6 +351,12 @@ def _warnings(
     was measured (plain PQ is measured with 4 bits, which needs 16x fewer rows).
     """
     out = [w for w in dg.warnings if not (w.startswith("PQ with 8-bit") and not pq8_measured)]
+    pq4_min = PQ_POINTS_PER_CENTROID * 16
+    if pq4_measured and n_train < pq4_min:
+        out.append(
+            f"pq<m>x4 codebooks trained on {n_train} rows, fewer than {pq4_min} ({PQ_POINTS_PER_CENTROID} per "
+            "centroid): their recall here understates a PQ trained on more data"
+        )
     if held_out:
         out.append(
             "the queries are held-out corpus rows: real queries that differ from the documents (short queries "
@@ -574,9 +583,15 @@ def plan(
     fronts = pareto_front([c.point for c in measured])
     idx = recommend([c.point for c in measured], target, min_qps=min_qps)
     rec = measured[idx] if idx is not None else None
-    pq8 = any(c.base.endswith("x8") for c in measured)
     warns = _warnings(
-        dg, n_queries=len(inputs.queries), k=k, recommended=rec, pq8_measured=pq8, held_out=inputs.held_out is not None
+        dg,
+        n_queries=len(inputs.queries),
+        k=k,
+        recommended=rec,
+        pq8_measured=any(c.base.endswith("x8") for c in measured),
+        pq4_measured=any(c.base.endswith("x4") for c in measured),
+        n_train=n_train,
+        held_out=inputs.held_out is not None,
     )
     seconds = time.perf_counter() - t_start
     notes.append(f"{len(measured) // max(len(factors), 1)} specs measured, {len(skipped)} skipped, in {seconds:.0f} s")
