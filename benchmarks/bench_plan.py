@@ -177,7 +177,7 @@ def main() -> None:
     from lowdim.eval import load_dataset
     from lowdim.plan import PlanCache, plan, plot_plan
 
-    console = Console(width=170)
+    console = Console(width=220)
     log = lambda msg: console.print(msg, highlight=False)  # noqa: E731
     ds = load_dataset(args.data)
     corpus = ds.corpus

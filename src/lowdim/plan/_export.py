@@ -229,7 +229,8 @@ def _pgvector(spec: Spec, d: int, metric: str, k: int) -> str:
         code_op = op
         if q.keyword not in ("f16", "f32"):
             notes.append(
-                f"pgvector has no {q.to_spec()} codes; halfvec ({2 * width} B/vector) is its nearest compact type"
+                f"pgvector has no {q.to_spec()} codes; halfvec ({2 * width} B/vector) is its nearest compact type; "
+                f"for fewer bytes, index binary_quantize ({(width + 7) // 8} B/vector) and re-rank more candidates"
             )
     lines = [f"-- pgvector nearest to lowdim spec '{spec.to_spec()}' (table items(id, embedding vector({d})), metric={metric})"]
     lines += pre_sql + [index]
