@@ -20,6 +20,8 @@ from lowdim import ParameterError, SpecError, bytes_per_vector, parse_spec
         ("opq48/pq48+rerank4", "opq48/pq48x8+rerank4"),
         ("itq/binary", "itq/binary"),
         ("rbq2", "rbq2"),
+        ("rabitq", "rabitq1"),
+        ("pca256/rabitq2+rerank4", "pca256/rabitq2+rerank4"),
         ("rp128/f16", "rp128/f16"),
         ("pca128", "pca128/f32"),
         (" PCA64 / Int8 + Rerank2 ", "pca64/int8+rerank2"),
@@ -48,6 +50,9 @@ def test_parse_and_print(text, canonical):
         (768, "mrl256/binary", 32),
         (384, "opq48/pq48", 48),
         (384, "itq/binary", 48),
+        (384, "rabitq", 56),
+        (384, "rabitq4+rerank4", 212),
+        (100, "rabitq3", 58),
     ],
 )
 def test_bytes_per_vector(d, spec, expected):
@@ -58,7 +63,7 @@ def test_bytes_per_vector_matches_a_fitted_codec(make_data):
     from lowdim import Pipeline
 
     X = make_data(600, 64, 8)
-    for spec in ["int4", "rbq3", "pq16x4", "pca24/binary", "pq8"]:
+    for spec in ["int4", "rbq3", "pq16x4", "pca24/binary", "pq8", "rabitq", "pca24/rabitq3"]:
         assert Pipeline(spec).fit(X).code_size == bytes_per_vector(64, spec)
 
 
@@ -67,6 +72,7 @@ def test_bytes_per_vector_matches_a_fitted_codec(make_data):
     [
         ("pqq48", r"unknown piece 'pqq48' in spec 'pqq48'\. Did you mean 'pq'\? Valid pieces: pca<d>"),
         ("int9", r"unknown piece 'int9' in spec 'int9'.*Valid pieces:.*int8, int4"),
+        ("rabitq9", r"RaBitQ takes 1 to 8 bits per dimension; got 9"),
         ("int8/pca64", r"'pca64' comes after the quantizer 'int8' in spec 'int8/pca64'"),
         ("int8+rerank", r"unknown suffix 'rerank' in spec 'int8\+rerank'"),
         ("int8+rerank0", r"rerank factor in spec 'int8\+rerank0' must be >= 1"),
@@ -106,7 +112,7 @@ def test_bad_width_argument():
 
 
 _transforms = st.sampled_from(["pca32", "mrl16", "rp24", "itq", "opq8"])
-_quantizers = st.sampled_from(["f32", "f16", "int8", "int4", "binary", "hamming", "rbq2", "rbq3", "pq8x8", "pq8x4"])
+_quantizers = st.sampled_from(["f32", "f16", "int8", "int4", "binary", "hamming", "rbq2", "rbq3", "rabitq2", "pq8x8", "pq8x4"])
 
 
 @settings(max_examples=200, deadline=None)

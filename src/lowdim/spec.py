@@ -8,7 +8,8 @@ Pieces
 ------
 transforms: ``pca<d>``, ``mrl<d>``, ``rp<d>``, ``opq<m>``, ``itq``
 quantizers: ``f32``, ``f16``, ``int8``, ``int4``, ``binary``, ``hamming``, ``rbq<b>``,
-``pq<m>`` / ``pq<m>x<nbits>`` (nbits 4 or 8; default 8)
+``rabitq<b>`` (FAISS RaBitQ, 1 to 8 bits; ``rabitq`` is 1 bit), ``pq<m>`` / ``pq<m>x<nbits>``
+(nbits 4 or 8; default 8)
 
 A spec without a quantizer (``pca128``) means float32 codes (``pca128/f32``).
 """
@@ -39,16 +40,17 @@ _QUANTIZER_PATTERNS = {
     "binary": re.compile(r"binary"),
     "hamming": re.compile(r"hamming"),
     "rbq": re.compile(r"rbq(\d+)"),
+    "rabitq": re.compile(r"rabitq(\d+)?"),
     "pq": re.compile(r"pq(\d+)(?:x(\d+))?"),
 }
 _RERANK = re.compile(r"rerank(\d+)")
 
 VALID_PIECES = (
     "pca<d>, mrl<d>, rp<d>, opq<m>, itq (transforms); "
-    "f32, f16, int8, int4, binary, hamming, rbq<bits>, pq<m>x<nbits> (quantizers); "
+    "f32, f16, int8, int4, binary, hamming, rbq<bits>, rabitq<bits>, pq<m>x<nbits> (quantizers); "
     "and an optional final +rerank<N>"
 )
-_EXAMPLES = ["pca", "mrl", "rp", "opq", "itq", "f32", "f16", "int8", "int4", "binary", "hamming", "rbq", "pq", "rerank"]
+_EXAMPLES = ["pca", "mrl", "rp", "opq", "itq", "f32", "f16", "int8", "int4", "binary", "hamming", "rbq", "rabitq", "pq", "rerank"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,10 @@ class StageSpec:
             return padded_bytes
         if k == "rbq":
             return self.args[0] * padded_bytes
+        if k == "rabitq":
+            from .codecs._rabitq import rabitq_code_size
+
+            return rabitq_code_size(d, self.args[0])
         if k == "pq":
             m, nbits = self.args
             return (m * nbits + 7) // 8
@@ -170,6 +176,8 @@ def _match(piece: str, patterns: dict[str, re.Pattern]) -> StageSpec | None:
             args = tuple(int(g) for g in m.groups() if g is not None)
             if keyword == "pq" and len(args) == 1:
                 args = (args[0], 8)
+            if keyword == "rabitq" and not args:
+                args = (1,)
             return StageSpec(keyword, args)
     return None
 
@@ -235,6 +243,8 @@ def parse_spec(spec: SpecLike) -> Spec:
             raise SpecError(f"'{piece}' in spec '{whole}': PQ supports 4 or 8 bits per sub-code; got {stage.args[1]}")
         if stage.keyword in ("pq", "rbq") and stage.args[0] < 1:
             raise SpecError(f"'{piece}' in spec '{whole}' needs a size >= 1")
+        if stage.keyword == "rabitq" and not 1 <= stage.args[0] <= 8:
+            raise SpecError(f"'{piece}' in spec '{whole}': RaBitQ takes 1 to 8 bits per dimension; got {stage.args[0]}")
         quantizer = stage
     if quantizer is None:
         quantizer = StageSpec("f32")

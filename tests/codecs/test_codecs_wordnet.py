@@ -71,6 +71,8 @@ def _faiss_recall(factory: str, data) -> float:
         ("binary+rerank10", 0.97),
         ("hamming+rerank10", 0.90),
         ("rbq2+rerank4", 0.97),
+        ("rabitq+rerank4", 0.94),
+        ("rabitq2+rerank4", 0.99),
         ("pq48x8+rerank4", 0.95),
         ("pca128/int8+rerank4", 0.85),
         ("pq48x8", 0.65),
@@ -98,7 +100,9 @@ def test_binary_rerank_beats_faiss_hamming(data):
     assert _recall("binary+rerank10", data) >= faiss_rec + 0.04
 
 
-@pytest.mark.parametrize("spec, factory", [("pq48x8", "PQ48"), ("pca128/int8", "PCA128,SQ8")])
+@pytest.mark.parametrize(
+    "spec, factory", [("pq48x8", "PQ48"), ("pca128/int8", "PCA128,SQ8"), ("rabitq", "RaBitQ"), ("rabitq4", "RaBitQ4")]
+)
 def test_within_a_hundredth_of_faiss(spec, factory, data):
     assert _recall(spec, data) >= _faiss_recall(factory, data) - 0.01
 

@@ -30,7 +30,7 @@ def _factory_string(spec: Spec) -> str | None:
     base = {"f32": "Flat", "f16": "SQfp16", "int8": "SQ8", "int4": "SQ4"}.get(q.keyword)
     if q.keyword == "pq":
         base = f"PQ{q.args[0]}x{q.args[1]}" if q.args[1] != 8 else f"PQ{q.args[0]}"
-    if q.keyword == "rbq":
+    if q.keyword in ("rbq", "rabitq"):
         base = "RaBitQ" if q.args[0] == 1 else f"RaBitQ{q.args[0]}"
     if base is None:
         return None

@@ -1,5 +1,5 @@
 """Codecs: transforms (PCA, MRL, RP, OPQ, ITQ) and quantizers (f32, f16, int8, int4,
-binary, hamming, rbq, PQ), composed by :class:`Pipeline` from a spec string."""
+binary, hamming, rbq, RaBitQ, PQ), composed by :class:`Pipeline` from a spec string."""
 
 from ._base import Codec, Quantizer, Transform
 from ._binary import Binary, Hamming, ResidualBinary
@@ -8,6 +8,7 @@ from ._mrl import Matryoshka
 from ._pca import PCA
 from ._pipeline import CODECS, METRICS, Pipeline, build_stage, load_codec
 from ._pq import ProductQuantizer
+from ._rabitq import RaBitQ
 from ._rotation import ITQ, OPQ
 from ._rp import SparseRandomProjection
 from ._scalar import Int4, Int8, ScalarQuantizer
@@ -35,4 +36,5 @@ __all__ = [
     "Hamming",
     "ResidualBinary",
     "ProductQuantizer",
+    "RaBitQ",
 ]

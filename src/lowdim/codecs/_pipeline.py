@@ -17,6 +17,7 @@ from ._float import Float16, Float32
 from ._mrl import Matryoshka
 from ._pca import PCA
 from ._pq import ProductQuantizer
+from ._rabitq import RaBitQ
 from ._rotation import ITQ, OPQ
 from ._rp import SparseRandomProjection
 from ._scalar import Int4, Int8
@@ -39,6 +40,7 @@ CODECS: dict[str, type[Codec]] = {
     "binary": Binary,
     "hamming": Hamming,
     "rbq": ResidualBinary,
+    "rabitq": RaBitQ,
     "pq": ProductQuantizer,
 }
 
@@ -60,6 +62,8 @@ def build_stage(stage: StageSpec, *, metric: str = "ip", random_state: int = 0) 
         return ResidualBinary(a[0], random_state=random_state)
     if k == "pq":
         return ProductQuantizer(a[0], a[1], random_state=random_state)
+    if k == "rabitq":
+        return RaBitQ(a[0], metric="l2" if metric == "l2" else "ip")
     if k in ("f32", "f16"):
         return CODECS[k]()
     return CODECS[k](random_state=random_state)

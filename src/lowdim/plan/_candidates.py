@@ -7,6 +7,8 @@ planner can walk them cheapest-first and stop once the target is met:
 - **sign**: ``binary``, ``hamming``, ``rbq2``, ``rbq3``, ``rbq4`` (centred sign codes, 1 to 4
   bits per dimension, scored asymmetrically; ``hamming`` is the same code scanned faster).
 - **itq**: ``itq/binary``, ``itq/rbq2`` (a learned rotation before the sign codes).
+- **rabitq**: ``rabitq1`` to ``rabitq4`` (FAISS's RaBitQ: centred codes of 1 to 4 bits per
+  dimension with per-vector correction factors, 8 or 20 bytes more than the bits).
 - **pq**: ``pq<m>x4`` for every ``m`` that divides ``d`` with 2 to 16 dimensions per
   sub-quantizer. 4-bit PQ is scanned with FAISS's SIMD fast-scan kernel, 10-20x faster than
   8-bit PQ, and ``pq<2m>x4`` recalls as well as ``pq<m>x8`` at the same bytes (within
@@ -57,7 +59,7 @@ _FACTORS = (0, 2, 4, 10)
 #: model without a preferred coordinate order gives)
 MATRYOSHKA_SHARE = 0.7
 #: relative cost of fitting and scanning, to order candidates of equal bytes cheapest first
-_COST = {"sign": 0, "pq4": 1, "scalar": 2, "pca": 2, "mrl": 2, "itq": 4, "opq": 5}
+_COST = {"sign": 0, "pq4": 1, "scalar": 2, "pca": 2, "mrl": 2, "rabitq": 3, "itq": 4, "opq": 5}
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ class CandidateSpec:
     spec : str
         Canonical spec string, e.g. ``"pca128/int8"``.
     family : str
-        ``"scalar"``, ``"sign"``, ``"itq"``, ``"pq4"``, ``"pca"``, ``"mrl"`` or ``"opq"``.
+        ``"scalar"``, ``"sign"``, ``"rabitq"``, ``"itq"``, ``"pq4"``, ``"pca"``, ``"mrl"`` or ``"opq"``.
     ram_bytes : int
         Code bytes per vector (``bytes_per_vector(d, spec)``).
     why : str
@@ -236,6 +238,8 @@ def generate_candidates(
         add(q, "scalar")
     for q in ("binary", "hamming", "rbq2", "rbq3", "rbq4"):
         add(q, "sign")
+    for bits in (1, 2, 3, 4):
+        add(f"rabitq{bits}", "rabitq")
     if d <= itq_max_d:
         add("itq/binary", "itq")
         add("itq/rbq2", "itq")

@@ -28,7 +28,7 @@ __all__ = ["ENGINES", "export_settings", "faiss_factory"]
 #: engines :func:`export_settings` knows
 ENGINES = ("faiss", "qdrant", "pgvector")
 
-_SIGN = ("binary", "hamming", "rbq")
+_SIGN = ("binary", "hamming", "rbq", "rabitq")
 
 
 def faiss_factory(spec: SpecLike, d: int) -> tuple[str, list[str]]:
@@ -69,8 +69,10 @@ def faiss_factory(spec: SpecLike, d: int) -> tuple[str, list[str]]:
     if q.keyword == "pq":
         m, nbits = q.args
         base = f"PQ{m}" if nbits == 8 else f"PQ{m}x4fs"
+    elif q.keyword == "rabitq":
+        base = "RaBitQ" if q.args[0] == 1 else f"RaBitQ{q.args[0]}"  # the same codes: lowdim wraps FAISS's RaBitQ
     elif q.keyword in ("binary", "hamming", "rbq"):
-        bits = q.args[0] if q.keyword == "rbq" else 1
+        bits = q.args[0] if q.keyword in ("rbq", "rabitq") else 1
         base = "RaBitQ" if bits == 1 else f"RaBitQ{bits}"
         notes.append(
             f"lowdim's {q.to_spec()} is a centred sign code with learned per-dimension scales, scored against the "
@@ -152,7 +154,7 @@ def _qdrant(spec: Spec, d: int, metric: str, k: int) -> str:
         if q.keyword == "int4":
             notes.append("Qdrant's scalar quantization is 8-bit only: int8 takes twice the bytes of lowdim's int4")
     elif q.keyword in _SIGN:
-        bits = q.args[0] if q.keyword == "rbq" else 1
+        bits = q.args[0] if q.keyword in ("rbq", "rabitq") else 1
         encoding = "one_bit" if bits == 1 else "two_bits"
         query_encoding = "binary" if q.keyword == "hamming" else "scalar8bits"
         quant = {"binary": {"encoding": encoding, "query_encoding": query_encoding, "always_ram": True}}
@@ -217,7 +219,7 @@ def _pgvector(spec: Spec, d: int, metric: str, k: int) -> str:
             "binary_quantize keeps the sign at 0 (no centring) and ranks by Hamming distance; lowdim centres and "
             "scores the float query against the codes, so pgvector needs the same or a larger re-rank"
         )
-        if q.keyword == "rbq":
+        if q.keyword in ("rbq", "rabitq") and q.args[0] > 1:
             notes.append(f"pgvector's bit codes are 1 bit per dimension; lowdim's {q.to_spec()} keeps {q.args[0]}")
     elif q.keyword == "f32" and column == "embedding":
         code_col, code_query, code_op = "embedding", f"$1::vector({d})", op

@@ -370,7 +370,7 @@ def _warnings(
     share = dg.mean_share
     if recommended is not None and math.isfinite(share) and share > MEAN_SHARE_LARGE:
         q = recommended.base.split("/")[-1]
-        if q.startswith(("binary", "hamming", "rbq")):
+        if q.startswith(("binary", "hamming", "rbq", "rabitq")):
             out.append(
                 f"the recommended {recommended.spec} relies on centring: the mean holds {share:.0%} of the energy, "
                 "and engines that binarise at 0 (FAISS IndexBinaryFlat, Qdrant binary, pgvector binary_quantize) "
