@@ -249,9 +249,21 @@ def test_bad_ids_and_metadata(filled, data):
         filled.add(X[:1], ids=["p"], metadata=["x"])
     with pytest.raises(ValidationError, match=r"contains NaN or infinity in 1 row\(s\): 0"):
         filled.add(np.full((1, 32), np.nan, np.float32))
+    with pytest.raises(ValidationError, match=r"^metadata\[0\]\['big'\] holds 36893488147419103232, which does not fit in 64 bits"):
+        filled.add(X[:1], ids=["p"], metadata=[{"big": 2**65}])
+    with pytest.raises(ValidationError, match=r"^metadata\[0\]\['tags'\] holds -36893488147419103232"):
+        filled.add(X[:1], ids=["p"], metadata=[{"tags": ["a", -(2**65)]}])
+    with pytest.raises(ValidationError, match=r"^metadata\[0\] has a string that is not valid Unicode \(a lone surrogate\)"):
+        filled.add(X[:1], ids=["p"], metadata=[{"name": "bad \udc80"}])
+    with pytest.raises(ValidationError, match=r"^ids\[0\] is not valid Unicode \(it has a lone surrogate\)"):
+        filled.add(X[:1], ids=["\ud800"])
     with pytest.raises(ParameterError, match="upsert needs ids"):
         filled.upsert(X[:1], ids=None)
     assert len(filled) == 3000  # nothing half-added
+    # a big integer nested deeper than the indexed top level is only JSON text: it round-trips
+    filled.add(X[:1], ids=["deep"], metadata=[{"nested": {"big": 2**70}}])
+    assert filled.get(["deep"]).metadata == [{"nested": {"big": 2**70}}]
+    filled.delete(["deep"])
 
 
 @pytest.mark.parametrize(

@@ -152,6 +152,8 @@ def test_selective_filters_use_the_index():
         ({"x": {}}, r"^filter condition for 'x' is an empty dict"),
         ({"$or": []}, r"^filter operator \$or needs a non-empty list of filters"),
         ([("a", 1)], r"^a filter must be a dict such as"),
+        ({"x": 2**64}, r"^filter value for 'x' \$eq is 18446744073709551616, which does not fit in 64 bits"),
+        ({"x": {"$in": ["ok", "\udcff"]}}, r"^filter value for 'x' \$in is not valid Unicode \(it has a lone surrogate\)"),
     ],
 )
 def test_bad_filters_are_one_line_errors(flt, message):
@@ -197,6 +199,19 @@ def test_filtered_search_returns_k_and_high_recall(filled, data, meta, as_ids, f
     assert (got >= 0).all(), "k results whenever at least k items match"
     assert set(got.ravel()) <= set(rows.tolist())
     assert recall_at_k(got, _exact_filtered(X, Q, rows), 10) >= 0.95
+
+
+def test_long_or_lists_are_nested_below_sqlites_compound_limit(filled, data, meta, as_ids):
+    """SQLite refuses compound SELECTs of more than 500 terms; 2,000 alternatives still work."""
+    _, Q = data
+    years = sorted({m["year"] for m in meta})[:3]
+    alternatives = [{"year": y} for y in years] + [{"kind": f"none-{i}"} for i in range(2000)]
+    got = as_ids(filled.search(Q[:2], 10, filter={"$or": alternatives}))
+    want = {i for i, m in enumerate(meta) if m["year"] in years}
+    assert (got >= 0).all() and set(got.ravel()) <= want
+    deep = {"$and": [{"$or": alternatives}] * 3 + [{"kind": {"$nin": [f"x{i}" for i in range(3000)]}}]}
+    got = as_ids(filled.search(Q[:1], 5, filter=deep))
+    assert (got >= 0).all() and set(got.ravel()) <= want
 
 
 def test_filter_with_fewer_than_k_matches_pads(filled, data, meta):

@@ -33,7 +33,7 @@ from ._files import (
     write_npy,
     write_npy_blocks,
 )
-from ._filters import check_metadata, compile_filter, index_rows
+from ._filters import _bad_text, check_metadata, compile_filter, index_rows
 from ._graph import HNSWGraph
 from ._lock import FileLock
 from ._manifest import MANIFEST_NAME, Settings, read_manifest, write_manifest
@@ -689,6 +689,8 @@ class Collection:
                     raise ValidationError(f"ids[{i}] = {v} does not fit in 64 bits; use a string id")
             elif not isinstance(v, str):
                 raise ValidationError(f"ids[{i}] is a {type(v).__name__} ({v!r}); ids must be strings or integers")
+            elif _bad_text(v):
+                raise ValidationError(f"ids[{i}] is not valid Unicode (it has a lone surrogate): {v!r}")
             out.append(v)
         if n is not None and len(out) != n:
             raise ValidationError(f"{len(out)} ids were given for {n} vectors; expected one id per vector")

@@ -42,6 +42,20 @@ _EXAMPLE = "{'pos': 'n', 'year': {'$gte': 2020}, 'tag': {'$in': ['a', 'b']}}"
 _ALL = "SELECT rowid FROM items"
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+#: SQLite refuses compound SELECTs of more than 500 terms; longer $or / $and lists are nested
+_MAX_COMPOUND = 100
+
+
+def _bad_text(v: str) -> bool:
+    """True for strings SQLite cannot store: lone UTF-16 surrogates are not valid UTF-8."""
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _scalar_ok(v: Any) -> bool:
     if isinstance(v, bool) or isinstance(v, (int, str)):
         return True
@@ -63,6 +77,10 @@ def _check_value(field: str, op: str, v: Any) -> Any:
         raise ParameterError(
             f"filter value for '{field}' {op} must be a string, a finite number or a boolean; got {type(v).__name__} {v!r}"
         )
+    if isinstance(v, int) and not isinstance(v, bool) and not _INT64_MIN <= v <= _INT64_MAX:
+        raise ParameterError(f"filter value for '{field}' {op} is {v}, which does not fit in 64 bits; expected a 64-bit integer")
+    if isinstance(v, str) and _bad_text(v):
+        raise ParameterError(f"filter value for '{field}' {op} is not valid Unicode (it has a lone surrogate): {v!r}")
     return _norm(v)
 
 
@@ -94,6 +112,10 @@ def _op_sql(field: str, op: str, value: Any, params: list) -> str:
 def _combine(parts: list[str], how: str) -> str:
     if len(parts) == 1:
         return parts[0]
+    if len(parts) > _MAX_COMPOUND:  # nest: SQLite allows at most 500 terms in one compound SELECT
+        step = _MAX_COMPOUND
+        parts = [_combine(parts[i : i + step], how) for i in range(0, len(parts), step)]
+        return _combine(parts, how)
     return f" {how} ".join(f"SELECT rowid FROM ({p})" for p in parts)
 
 
@@ -176,9 +198,21 @@ def check_metadata(metadata: Any, n: int) -> list[str | None]:
         if bad:
             raise ValidationError(f"metadata[{i}] has a non-string key {bad[0]!r}; JSON objects need string keys")
         try:
-            out.append(json.dumps(m, allow_nan=False, separators=(",", ":"), ensure_ascii=False))
+            text = json.dumps(m, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"metadata[{i}] is not JSON-serialisable: {exc}") from None
+        if _bad_text(text):
+            raise ValidationError(
+                f"metadata[{i}] has a string that is not valid Unicode (a lone surrogate); expected UTF-8 encodable text"
+            )
+        for key, value in m.items():
+            for v in value if isinstance(value, list) else [value]:
+                if isinstance(v, int) and not isinstance(v, bool) and not _INT64_MIN <= v <= _INT64_MAX:
+                    raise ValidationError(
+                        f"metadata[{i}]['{key}'] holds {v}, which does not fit in 64 bits; "
+                        "expected a 64-bit integer (store larger numbers as strings or floats)"
+                    )
+        out.append(text)
     return out
 
 
