@@ -54,6 +54,14 @@ def test_plan_with_query_and_gt_files(npy, tmp_path):
     assert "queries: 100, given (q.npy)" in result.output
 
 
+def test_plan_on_a_sample(npy):
+    result = runner.invoke(app, ["plan", str(npy), "-t", "0.8", "--max-rerank", "2", "--max-bytes", "8", "--sample", "2000"])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())  # notes wrap at the console width
+    assert "1,800 x 64" in out  # 2,000 sampled rows, 200 of them held out as queries
+    assert "a seeded sample of 2,000 of its 3,000 rows" in out and "sampled rows of 3,000" in out
+
+
 def test_runner_sees_the_infeasible_error(npy):
     result = runner.invoke(app, ["plan", str(npy), "-t", "1.0", "--max-rerank", "0", "--max-bytes", "4"])
     assert isinstance(result.exception, TargetNotMetError)

@@ -80,6 +80,26 @@ def test_given_queries_and_dataset(lowrank):
     assert [c.recall for c in q.candidates] == pytest.approx([c.recall for c in p.candidates])
 
 
+def test_sample_plans_on_a_seeded_subset_with_its_own_ground_truth(lowrank):
+    X, Q = lowrank
+    _, gt = exact_knn(X, Q, 10, metric="cosine")
+    p = plan(Dataset(corpus=X, queries=Q, gt=gt), target_recall=0.9, max_rerank=2, max_bytes=16, sample=2000)
+    assert p.n == 2000 and p.n_queries == len(Q)
+    assert any("a seeded sample of 2,000 of its 6,000 rows" in n for n in p.notes)
+    assert any("measured on 2,000 sampled rows of 6,000" in w for w in p.warnings)
+    # the full-corpus gt was set aside: the sampled plan equals planning the same rows directly
+    from lowdim.diagnose._input import sample_indices
+
+    rows = sample_indices(len(X), 2000, 0)
+    direct = plan(X[rows], queries=Q, target_recall=0.9, max_rerank=2, max_bytes=16)
+    assert [(c.spec, c.recall) for c in p.candidates] == [(c.spec, c.recall) for c in direct.candidates]
+    # a sample at least as large as the corpus changes nothing and says nothing
+    whole = plan(X[:3000], target_recall=0.9, max_rerank=2, max_bytes=16, sample=5000)
+    assert whole.n == 2700 and not any("sample" in w for w in whole.warnings)
+    with pytest.raises(ParameterError, match=r"The 'sample' parameter of plan must be an integer >= 1000"):
+        plan(X, sample=10)
+
+
 def test_infeasible_target_names_the_best_achievable(lowrank):
     X, _ = lowrank
     p = plan(X[:3000], target_recall=1.0, max_rerank=0, max_bytes=8)

@@ -77,6 +77,9 @@ def plan_command(
     min_qps: Annotated[Optional[float], typer.Option("--min-qps", help="Smallest single-thread batch QPS.")] = None,
     metric: Annotated[str, typer.Option("--metric", "-m", help="cosine, ip or l2.")] = "cosine",
     seed: Annotated[int, typer.Option(help="Seed of held-out queries, training sample and codecs.")] = 0,
+    sample: Annotated[
+        Optional[int], typer.Option("--sample", help="Plan on a seeded sample of this many corpus rows (large collections).")
+    ] = None,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the plan as JSON here.", metavar="FILE")] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write the Pareto plot (PNG) here.", metavar="FILE")] = None,
     export: Annotated[
@@ -105,6 +108,7 @@ def plan_command(
         min_qps=min_qps,
         metric=metric,
         seed=seed,
+        sample=sample,
         progress=Console(stderr=True).is_terminal,
     )
     out.print(

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..diagnose._input import as_float_rows, to_float32
+from ..diagnose._input import as_float_rows, sample_indices, to_float32
 from ..eval import CORPUS_FILES, QUERY_FILES, Dataset, exact_knn, load_dataset, read_ids, read_vectors
 from ..exceptions import DimensionError, DTypeError, FileFormatError, ParameterError, ValidationError
 from ..validation import check_embeddings
@@ -41,6 +41,8 @@ class PlanInputs:
         Data-set name (folder or file stem), "" for arrays.
     held_out : (nq,) int64 or None
         Rows of the original corpus used as queries.
+    sampled_from : int or None
+        Rows of the whole corpus when the plan measures a seeded sample of it (``sample=``).
     """
 
     corpus: np.ndarray
@@ -49,6 +51,7 @@ class PlanInputs:
     source: str
     name: str = ""
     held_out: np.ndarray | None = None
+    sampled_from: int | None = None
 
 
 def _is_path(x: Any) -> bool:
@@ -98,6 +101,7 @@ def resolve_inputs(
     k: int,
     n_holdout: int,
     seed: int,
+    sample: int | None = None,
 ) -> PlanInputs:
     """Corpus, queries and (given) ground truth for a plan; held-out queries when none are given.
 
@@ -110,6 +114,10 @@ def resolve_inputs(
         Exact neighbours of ``queries``; computed when absent.
     n_holdout : int
         Queries to hold out when there are none: ``min(n_holdout, n // 10)``.
+    sample : int, optional
+        Measure on a seeded sample of this many corpus rows (read into memory) when the
+        corpus is larger; the ground truth is then computed on the sample (a given ``gt``
+        numbers rows of the whole corpus and is set aside).
     """
     name = ""
     ds: Dataset | None = None
@@ -134,10 +142,16 @@ def resolve_inputs(
         source = f"given ({where.name})" if where is not None else "given (data set)"
     else:
         Q = G = None
+    sampled_from = None
     if Q is not None:
         Q = check_embeddings(Q, n_features=d, name="queries", what="the corpus")
         G = _check_gt(G, len(Q), n, k) if G is not None else None
-        return PlanInputs(corpus, Q, G, source, name)
+    if sample is not None and n > sample:
+        rows = sample_indices(n, sample, seed)
+        corpus, sampled_from, G = np.asarray(corpus[rows]), n, None
+        n = len(corpus)
+    if Q is not None:
+        return PlanInputs(corpus, Q, G, source, name, sampled_from=sampled_from)
     n_q = min(n_holdout, n // 10)
     if n_q < MIN_HOLDOUT:
         raise ParameterError(
@@ -154,7 +168,7 @@ def resolve_inputs(
         f"held out: {n_q} corpus rows drawn with seed {seed}, removed from the corpus for the measurement "
         f"(pass queries= to plan on your own queries)"
     )
-    return PlanInputs(rest, Q, None, source, name, held_out=held)
+    return PlanInputs(rest, Q, None, source, name, held_out=held, sampled_from=sampled_from)
 
 
 def ground_truth(inputs: PlanInputs, *, k: int, metric: str, progress: bool = False) -> np.ndarray:

@@ -344,6 +344,8 @@ def _warnings(
     pq4_measured: bool,
     n_train: int,
     held_out: bool,
+    sampled_from: int | None = None,
+    n: int = 0,
 ) -> list[str]:
     """The diagnosis warnings plus the plan's own: where a method is known to fail here.
 
@@ -356,6 +358,12 @@ def _warnings(
         out.append(
             f"pq<m>x4 codebooks trained on {n_train} rows, fewer than {pq4_min} ({PQ_POINTS_PER_CENTROID} per "
             "centroid): their recall here understates a PQ trained on more data"
+        )
+    if sampled_from is not None:
+        out.append(
+            f"recall was measured on {n:,} sampled rows of {sampled_from:,}: with all rows more neighbours compete "
+            "and recall at the same spec is usually a little lower; re-measure the recommendation with "
+            "'lowdim bench' on the whole data before relying on it"
         )
     if held_out:
         out.append(
@@ -400,6 +408,7 @@ def plan(
     confidence: float = 0.95,
     n_holdout: int = 1000,
     train_size: int = 50_000,
+    sample: int | None = None,
     cache: PlanCache | None = None,
 ) -> Plan:
     """Find the smallest compression spec that meets ``target_recall`` on this data, and show the evidence.
@@ -438,6 +447,12 @@ def plan(
     train_size : int
         Rows of the seeded training sample every codec is fitted on (PQ on 20,000 of them,
         OPQ on 10,000).
+    sample : int, optional
+        Plan on a seeded sample of this many corpus rows when the corpus is larger: for
+        collections whose exact ground truth and trial encodings would take too long. The
+        sample is read into memory, ground truth is computed on it, and the plan says so;
+        recall on all rows is usually a little lower at the same spec (more neighbours
+        compete), so re-measure the recommendation with ``lowdim bench`` on the whole data.
     cache : PlanCache, optional
         Reuse measurements across calls on the same data (to sweep targets or budgets).
 
@@ -466,13 +481,15 @@ def plan(
     seed = check_positive_int(seed, "seed", owner="plan", minimum=0)
     n_holdout = check_positive_int(n_holdout, "n_holdout", owner="plan")
     train_size = check_positive_int(train_size, "train_size", owner="plan", minimum=2)
+    if sample is not None:
+        sample = check_positive_int(sample, "sample", owner="plan", minimum=1000)
     if isinstance(confidence, bool) or not (isinstance(confidence, (int, float)) and 0.0 < confidence < 1.0):
         raise ParameterError(f"The 'confidence' parameter of plan must be a number in (0, 1). Got {confidence!r}.")
     if cache is not None and not isinstance(cache, PlanCache):
         raise ParameterError(f"The 'cache' parameter of plan must be a PlanCache or None. Got {type(cache).__name__}.")
     factors = rerank_factors(max_rerank)
 
-    inputs = resolve_inputs(dataset_or_corpus, queries=queries, gt=gt, k=k, n_holdout=n_holdout, seed=seed)
+    inputs = resolve_inputs(dataset_or_corpus, queries=queries, gt=gt, k=k, n_holdout=n_holdout, seed=seed, sample=sample)
     corpus = inputs.corpus
     n, d = corpus.shape
     state: dict[str, Any] = {}
@@ -480,6 +497,11 @@ def plan(
         cache.bind(_fingerprint(corpus, inputs.queries, inputs.gt, (k, metric, seed, confidence, train_size, inputs.source)))
         state = cache.state
     notes = [f"queries: {len(inputs.queries)}, {inputs.source}"]
+    if inputs.sampled_from is not None:
+        notes.append(
+            f"corpus: a seeded sample of {sample:,} of its {inputs.sampled_from:,} rows (sample={sample}); "
+            "exact neighbours computed on the sample"
+        )
 
     if "diagnosis" not in state:
         state["diagnosis"] = diagnose(corpus, sample=min(10_000, n), seed=seed, progress=progress, name="corpus")
@@ -592,6 +614,8 @@ def plan(
         pq4_measured=any(c.base.endswith("x4") for c in measured),
         n_train=n_train,
         held_out=inputs.held_out is not None,
+        sampled_from=inputs.sampled_from,
+        n=n,
     )
     seconds = time.perf_counter() - t_start
     notes.append(f"{len(measured) // max(len(factors), 1)} specs measured, {len(skipped)} skipped, in {seconds:.0f} s")

@@ -180,11 +180,7 @@ class ServedCollection:
                     old, fresh = fresh, []
                 else:
                     old, self._pool = self._pool, fresh
-                idle = []
-                for s in old:
-                    s.retired = True
-                    if s.users == 0:
-                        idle.append(s)
+                idle = _retire(old)
             for s in idle:
                 s.col.close()
 
@@ -252,11 +248,7 @@ class ServedCollection:
                         return
                     self._closed = True
                     pool, self._pool = self._pool, []
-                    idle = []
-                    for s in pool:
-                        s.retired = True
-                        if s.users == 0:
-                            idle.append(s)
+                    idle = _retire(pool)
                 for s in idle:
                     s.col.close()
                 if self._writer is not None and got:
@@ -265,6 +257,13 @@ class ServedCollection:
         finally:
             if got:
                 self._write.release()
+
+
+def _retire(pool: list) -> list:
+    """Mark every snapshot of ``pool`` retired (call with the state lock held); return the idle ones to close."""
+    for s in pool:
+        s.retired = True
+    return [s for s in pool if s.users == 0]
 
 
 class Registry:
