@@ -187,9 +187,9 @@ def test_unstorable_strings_and_integers_are_4xx(http: TestClient) -> None:
         content=b'{"vectors": [[' + b", ".join([b"0.5"] * 16) + b']], "ids": ["\\ud800"]}',
         headers={**AUTH, "content-type": "application/json"},
     )
-    assert r.status_code == 422 and "lone surrogate '\\\\ud800'" in error_of(r)
+    assert r.status_code == 422 and "lone surrogate" in error_of(r) and "ud800" in error_of(r)
     r = http.post("/collections/demo/get", content=b'{"ids": ["\\ud800"]}', headers={"content-type": "application/json"})
-    assert r.status_code == 404
+    assert r.status_code == 422 and "lone surrogate" in error_of(r)  # such an id can never have been stored
     r = http.post("/collections/demo/get", json={"ids": [2**64]})
     assert r.status_code == 422 and "64 bits" in error_of(r)
     r = http.post(
