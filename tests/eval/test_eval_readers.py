@@ -265,6 +265,11 @@ def test_read_qrels_jsonl(tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"relevant_doc_ids": [1]}\n{oops\n')
     with pytest.raises(FileFormatError, match=r"bad.jsonl line 2 is not valid JSON"):
         read_qrels_jsonl(tmp_path / "bad.jsonl")
+    (tmp_path / "l.jsonl").write_text('{"relevant_doc_ids": [1]}\n[1, 2]\n')
+    with pytest.raises(FileFormatError, match=r"^l.jsonl line 2 is a JSON list; expected an object$"):
+        read_qrels_jsonl(tmp_path / "l.jsonl")
+    (tmp_path / "bom.jsonl").write_bytes(b'\xef\xbb\xbf{"relevant_doc_ids": [4]}\n')
+    assert [a.tolist() for a in read_qrels_jsonl(tmp_path / "bom.jsonl")] == [[4]]
     (tmp_path / "s.jsonl").write_text('{"rel": ["a"]}\n')
     with pytest.raises(FileFormatError, match=r"s.jsonl line 1: 'rel' must be an int or a list of ints"):
         read_qrels_jsonl(tmp_path / "s.jsonl", field="rel")

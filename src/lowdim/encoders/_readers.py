@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 from pathlib import Path
 
@@ -40,28 +39,22 @@ def _read_txt(path: Path) -> list[str]:
 
 
 def _read_jsonl(path: Path, field: str | None) -> list[str]:
+    from ..eval._readers import iter_jsonl
+
     texts: list[str] = []
     first_fields: list[str] | None = None
-    with open(path, encoding="utf-8-sig") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                raise FileFormatError(f"{path.name} line {lineno} is not valid JSON: {exc}") from None
-            if not isinstance(record, dict):
-                raise FileFormatError(f"{path.name} line {lineno} is a JSON {type(record).__name__}, expected an object")
-            if first_fields is None:
-                first_fields = list(record)
-                if field is None or field not in record:
-                    raise _missing_field(path, field, first_fields)
-            if field not in record:
-                raise FileFormatError(f"{path.name} line {lineno} has no field {field!r} (fields: {_fields_hint(list(record))})")
-            value = record[field]
-            if not isinstance(value, str):
-                raise DTypeError(f"{path.name} line {lineno}: field {field!r} is a {type(value).__name__}, expected a string")
-            texts.append(value)
+    for lineno, record in iter_jsonl(path):
+        assert record is not None  # iter_jsonl refuses null lines unless allowed
+        if first_fields is None:
+            first_fields = list(record)
+            if field is None or field not in record:
+                raise _missing_field(path, field, first_fields)
+        if field not in record:
+            raise FileFormatError(f"{path.name} line {lineno} has no field {field!r} (fields: {_fields_hint(list(record))})")
+        value = record[field]
+        if not isinstance(value, str):
+            raise DTypeError(f"{path.name} line {lineno}: field {field!r} is a {type(value).__name__}, expected a string")
+        texts.append(value)
     if first_fields is None and field is None:
         raise _missing_field(path, field, [])
     return texts

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Iterator, Union
 
 import numpy as np
 
@@ -25,6 +25,7 @@ __all__ = [
     "read_vectors",
     "read_ids",
     "read_qrels_jsonl",
+    "iter_jsonl",
 ]
 
 #: A filesystem path.
@@ -354,6 +355,38 @@ def read_ids(path: PathLike, *, dataset: str | None = None) -> np.ndarray:
     return arr
 
 
+def iter_jsonl(
+    path: Path, *, blank: str | None = None, allow_null: bool = False, encoding: str = "utf-8-sig"
+) -> Iterator[tuple[int, dict[str, Any] | None]]:
+    """``(line number, object)`` for each line of a JSON-lines file, with one-line errors naming the line.
+
+    Blank lines are skipped, or refused with ``"<file> line <i> is empty; <blank>"`` when
+    ``blank`` is given (files whose line i belongs to row i). A line must hold a JSON
+    object (or ``null`` when ``allow_null``). ``utf-8-sig`` reads files with or without a BOM.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "m.jsonl"
+    >>> _ = path.write_text('{"a": 1}\\n\\nnull\\n')
+    >>> list(iter_jsonl(path, allow_null=True))
+    [(1, {'a': 1}), (3, None)]
+    """
+    with open(path, encoding=encoding) as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                if blank is not None:
+                    raise FileFormatError(f"{path.name} line {lineno} is empty; {blank}")
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise FileFormatError(f"{path.name} line {lineno} is not valid JSON: {exc.msg}") from None
+            if not isinstance(value, dict) and not (allow_null and value is None):
+                raise FileFormatError(f"{path.name} line {lineno} is a JSON {type(value).__name__}; expected an object")
+            yield lineno, value
+
+
 def read_qrels_jsonl(path: PathLike, field: str = "relevant_doc_ids") -> list[np.ndarray]:
     """Read per-query relevant doc ids from a JSON-lines file, one query per line in file order.
 
@@ -377,22 +410,14 @@ def read_qrels_jsonl(path: PathLike, field: str = "relevant_doc_ids") -> list[np
     """
     p = _existing_file(path)
     out = []
-    with open(p, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise FileFormatError(f"{p.name} line {lineno} is not valid JSON: {exc.msg}") from None
-            if not isinstance(rec, dict) or field not in rec:
-                keys = ", ".join(rec) if isinstance(rec, dict) else type(rec).__name__
-                raise FileFormatError(f"{p.name} line {lineno} has no {field!r} field; it has: {keys}")
-            value = rec[field]
-            value = [value] if isinstance(value, int) and not isinstance(value, bool) else value
-            if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-                raise FileFormatError(
-                    f"{p.name} line {lineno}: {field!r} must be an int or a list of ints; got {json.dumps(value)[:80]}"
-                )
-            out.append(np.asarray(value, dtype=np.int64))
+    for lineno, rec in iter_jsonl(p):
+        if field not in rec:  # type: ignore[operator]
+            raise FileFormatError(f"{p.name} line {lineno} has no {field!r} field; it has: {', '.join(rec)}")  # type: ignore[arg-type]
+        value = rec[field]  # type: ignore[index]
+        value = [value] if isinstance(value, int) and not isinstance(value, bool) else value
+        if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise FileFormatError(
+                f"{p.name} line {lineno}: {field!r} must be an int or a list of ints; got {json.dumps(value)[:80]}"
+            )
+        out.append(np.asarray(value, dtype=np.int64))
     return out

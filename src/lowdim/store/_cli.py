@@ -59,22 +59,12 @@ def _read_ids_file(path: Path) -> list[int | str]:
 
 
 def _read_jsonl(path: Path) -> list[dict | None]:
+    from ..eval._readers import iter_jsonl
+
     if not path.is_file():
         raise FileFormatError(f"metadata file {path} does not exist")
-    out: list[dict | None] = []
-    with open(path, encoding="utf-8") as fh:
-        for i, line in enumerate(fh, 1):
-            text = line.strip()
-            if not text:
-                raise ValidationError(f"{path.name} line {i} is empty; expected one JSON object per vector (use {{}} for none)")
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ValidationError(f"{path.name} line {i} is not valid JSON ({exc.msg})") from None
-            if value is not None and not isinstance(value, dict):
-                raise ValidationError(f"{path.name} line {i} is a JSON {type(value).__name__}; expected an object")
-            out.append(value)
-    return out
+    blank = "expected one JSON object per vector (use {} for none)"
+    return [value for _, value in iter_jsonl(path, blank=blank, allow_null=True)]
 
 
 def _spec_from_plan(path: Path) -> tuple[str, dict[str, Any]]:
