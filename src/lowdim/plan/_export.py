@@ -72,7 +72,7 @@ def faiss_factory(spec: SpecLike, d: int) -> tuple[str, list[str]]:
     elif q.keyword == "rabitq":
         base = "RaBitQ" if q.args[0] == 1 else f"RaBitQ{q.args[0]}"  # the same codes: lowdim wraps FAISS's RaBitQ
     elif q.keyword in ("binary", "hamming", "rbq"):
-        bits = q.args[0] if q.keyword in ("rbq", "rabitq") else 1
+        bits = q.args[0] if q.keyword == "rbq" else 1
         base = "RaBitQ" if bits == 1 else f"RaBitQ{bits}"
         notes.append(
             f"lowdim's {q.to_spec()} is a centred sign code with learned per-dimension scales, scored against the "

@@ -33,7 +33,7 @@ from ._files import (
     write_npy,
     write_npy_blocks,
 )
-from ._filters import _bad_text, check_metadata, compile_filter, index_rows
+from ._filters import bad_text, check_metadata, compile_filter, index_rows, too_big_int
 from ._graph import HNSWGraph
 from ._lock import FileLock
 from ._manifest import MANIFEST_NAME, Settings, read_manifest, write_manifest
@@ -50,7 +50,6 @@ GRAPH_DIR = "graph"
 WRITER_LOCK = "writer.lock"
 OPEN_LOCK = "open.lock"
 
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _FLOAT16_MAX = 65504.0
 _BLOCK = 65_536
 
@@ -685,11 +684,11 @@ class Collection:
                 raise ValidationError(f"ids[{i}] is {v!r}; ids must be strings or integers")
             if isinstance(v, (int, np.integer)):
                 v = int(v)
-                if not _INT64_MIN <= v <= _INT64_MAX:
+                if too_big_int(v):
                     raise ValidationError(f"ids[{i}] = {v} does not fit in 64 bits; use a string id")
             elif not isinstance(v, str):
                 raise ValidationError(f"ids[{i}] is a {type(v).__name__} ({v!r}); ids must be strings or integers")
-            elif _bad_text(v):
+            elif bad_text(v):
                 raise ValidationError(f"ids[{i}] is not valid Unicode (it has a lone surrogate): {v!r}")
             out.append(v)
         if n is not None and len(out) != n:

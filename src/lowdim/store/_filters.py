@@ -47,13 +47,18 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _MAX_COMPOUND = 100
 
 
-def _bad_text(v: str) -> bool:
+def bad_text(v: str) -> bool:
     """True for strings SQLite cannot store: lone UTF-16 surrogates are not valid UTF-8."""
     try:
         v.encode("utf-8")
     except UnicodeEncodeError:
         return True
     return False
+
+
+def too_big_int(v: Any) -> bool:
+    """True for Python integers (not booleans) outside SQLite's 64-bit INTEGER range."""
+    return isinstance(v, int) and not isinstance(v, bool) and not _INT64_MIN <= v <= _INT64_MAX
 
 
 def _scalar_ok(v: Any) -> bool:
@@ -77,9 +82,9 @@ def _check_value(field: str, op: str, v: Any) -> Any:
         raise ParameterError(
             f"filter value for '{field}' {op} must be a string, a finite number or a boolean; got {type(v).__name__} {v!r}"
         )
-    if isinstance(v, int) and not isinstance(v, bool) and not _INT64_MIN <= v <= _INT64_MAX:
+    if too_big_int(v):
         raise ParameterError(f"filter value for '{field}' {op} is {v}, which does not fit in 64 bits; expected a 64-bit integer")
-    if isinstance(v, str) and _bad_text(v):
+    if isinstance(v, str) and bad_text(v):
         raise ParameterError(f"filter value for '{field}' {op} is not valid Unicode (it has a lone surrogate): {v!r}")
     return _norm(v)
 
@@ -113,9 +118,8 @@ def _combine(parts: list[str], how: str) -> str:
     if len(parts) == 1:
         return parts[0]
     if len(parts) > _MAX_COMPOUND:  # nest: SQLite allows at most 500 terms in one compound SELECT
-        step = _MAX_COMPOUND
-        parts = [_combine(parts[i : i + step], how) for i in range(0, len(parts), step)]
-        return _combine(parts, how)
+        groups = [_combine(parts[i : i + _MAX_COMPOUND], how) for i in range(0, len(parts), _MAX_COMPOUND)]
+        return _combine(groups, how)
     return f" {how} ".join(f"SELECT rowid FROM ({p})" for p in parts)
 
 
@@ -201,13 +205,13 @@ def check_metadata(metadata: Any, n: int) -> list[str | None]:
             text = json.dumps(m, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"metadata[{i}] is not JSON-serialisable: {exc}") from None
-        if _bad_text(text):
+        if bad_text(text):
             raise ValidationError(
                 f"metadata[{i}] has a string that is not valid Unicode (a lone surrogate); expected UTF-8 encodable text"
             )
         for key, value in m.items():
             for v in value if isinstance(value, list) else [value]:
-                if isinstance(v, int) and not isinstance(v, bool) and not _INT64_MIN <= v <= _INT64_MAX:
+                if too_big_int(v):
                     raise ValidationError(
                         f"metadata[{i}]['{key}'] holds {v}, which does not fit in 64 bits; "
                         "expected a 64-bit integer (store larger numbers as strings or floats)"
