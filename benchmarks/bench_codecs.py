@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(width=170)
     ds = load_dataset(args.data.resolve())
     console.print(f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; timings single-threaded; FAISS in the same process")
-    report = run_bench(ds, [s for s in args.specs.split(",") if s], k=10, metric="cosine", n_single=args.single_queries, progress=True)
+    report = run_bench(
+        ds, [s for s in args.specs.split(",") if s], k=10, metric="cosine", n_single=args.single_queries, progress=True
+    )
     console.print(bench_table(report))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     report.write_json(args.out.with_suffix(".json"))

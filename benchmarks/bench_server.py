@@ -75,8 +75,14 @@ def percentiles(lat: list[float]) -> dict[str, float]:
     if not len(a):
         return {}
     p50, p90, p99, p999 = np.percentile(a, [50, 90, 99, 99.9])
-    return {"p50_ms": float(p50), "p90_ms": float(p90), "p99_ms": float(p99), "p999_ms": float(p999),
-            "mean_ms": float(a.mean()), "max_ms": float(a.max())}
+    return {
+        "p50_ms": float(p50),
+        "p90_ms": float(p90),
+        "p99_ms": float(p99),
+        "p999_ms": float(p999),
+        "mean_ms": float(a.mean()),
+        "max_ms": float(a.max()),
+    }
 
 
 def run_load(args, path: Path, corpus, queries, initial, pending, readers: int, log_path: Path) -> dict:
@@ -95,8 +101,20 @@ def run_load(args, path: Path, corpus, queries, initial, pending, readers: int, 
         url = f"http://127.0.0.1:{port}"
         log = open(log_path, "wb")
         env = {**os.environ, "LOWDIM_API_KEY": key, "PYTHONUNBUFFERED": "1"}
-        cmd = [sys.executable, "-m", "lowdim.cli", "serve", str(path), "--port", str(port), "--no-access-log",
-               "--readers", str(readers), "--max-batch", "4096"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "lowdim.cli",
+            "serve",
+            str(path),
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--readers",
+            str(readers),
+            "--max-batch",
+            "4096",
+        ]
         server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
         t0 = time.perf_counter()
@@ -176,7 +194,9 @@ def run_load(args, path: Path, corpus, queries, initial, pending, readers: int, 
             "errors": len(errors),
             "error_samples": errors[:5],
             "writer": {
-                "adds": len(write_lat), "vectors_added": len(acked), "vectors_per_s": len(acked) / elapsed,
+                "adds": len(write_lat),
+                "vectors_added": len(acked),
+                "vectors_per_s": len(acked) / elapsed,
                 **{f"add_{k}": v for k, v in percentiles(write_lat).items()},
             },
         }
@@ -262,8 +282,12 @@ def main(argv: list[str] | None = None) -> dict:
         "data": f"wordnet-minilm ({n:,} x {corpus.shape[1]}, {len(queries):,} queries)",
         "spec": args.spec,
         "settings": {
-            "clients": args.clients, "duration_s": args.duration, "initial_vectors": len(initial),
-            "writer_batch": args.batch, "k": 10, "queries_per_request": 1,
+            "clients": args.clients,
+            "duration_s": args.duration,
+            "initial_vectors": len(initial),
+            "writer_batch": args.batch,
+            "k": 10,
+            "queries_per_request": 1,
         },
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version()},
     }
@@ -322,7 +346,10 @@ def main(argv: list[str] | None = None) -> dict:
     row("count == initial + acknowledged", lambda L, C, r: f"{C['count_ok']} ({C['count']:,})")
     row("recall@10 vs exact over stored", lambda L, C, r: f"{C['recall_at_10_vs_exact_over_stored']:.4f}")
     row("acknowledged vectors found first", lambda L, C, r: f"{C['acknowledged_vectors_found_first']:.2f}")
-    row("5xx / SIGTERM clean / check ok", lambda L, C, r: f"{C['server_5xx']} / {C['clean_shutdown']} / {C['check_collection_ok']}")
+    row(
+        "5xx / SIGTERM clean / check ok",
+        lambda L, C, r: f"{C['server_5xx']} / {C['clean_shutdown']} / {C['check_collection_ok']}",
+    )
     console.print(table)
     console.print(f"wrote {args.out}")
     return result

@@ -203,7 +203,7 @@ def bench_wordnet(data: Path, work: Path) -> dict:
     filters = {"pos=r": {"pos": "r"}, "lexname=noun.artifact": {"lexname": "noun.artifact"}}
     truth = {}
     for name, flt in filters.items():
-        (key, val), = flt.items()
+        ((key, val),) = flt.items()
         sub = np.array([i for i, m in enumerate(meta) if m[key] == val])
         _, g = exact_knn(X[sub], Q, 10, metric="cosine")
         truth[name] = (sub, sub[g])
@@ -225,14 +225,20 @@ def bench_wordnet(data: Path, work: Path) -> dict:
         ram = X.nbytes + (X.shape[0] * X.shape[1] if kind == "int8" else X.shape[0] * X.shape[1] // 8)
         faiss.omp_set_num_threads(1)
         col = Collection.open(path, readonly=True)
-        search = lambda q: col.search(q, 10)  # noqa: E731
-        fq = lambda q: fsearch(q, 10)  # noqa: E731
+        search = lambda q, col=col: col.search(q, 10)  # noqa: E731
+        fq = lambda q, fsearch=fsearch: fsearch(q, 10)  # noqa: E731
         col.search(Q[:50], 10)  # page in what a first query touches
         rec = recall_at_k(ids_matrix(col.search(Q, 10)), gt, 10)
         frec = recall_at_k(fq(Q), gt, 10)
         Q1 = Q[:200]
-        t = alternate({"ours_batch": lambda: search(Q), "faiss_batch": lambda: fq(Q),
-                       "ours_single": one_at_a_time(search, Q1), "faiss_single": one_at_a_time(fq, Q1)})
+        t = alternate(
+            {
+                "ours_batch": lambda search=search: search(Q),
+                "faiss_batch": lambda fq=fq: fq(Q),
+                "ours_single": one_at_a_time(search, Q1),
+                "faiss_single": one_at_a_time(fq, Q1),
+            }
+        )
         qb, q1 = len(Q) / t["ours_batch"], len(Q1) / t["ours_single"]
         fqb, fq1 = len(Q) / t["faiss_batch"], len(Q1) / t["faiss_single"]
         row = {
@@ -247,9 +253,11 @@ def bench_wordnet(data: Path, work: Path) -> dict:
         }
         for name, flt in filters.items():
             sub, g = truth[name]
-            fsearch_f = lambda q: col.search(q, 10, filter=flt)  # noqa: E731
+            fsearch_f = lambda q, col=col, flt=flt: col.search(q, 10, filter=flt)  # noqa: E731
             ids = ids_matrix(fsearch_f(Q))
-            tf = alternate({"batch": lambda: fsearch_f(Q), "single": one_at_a_time(fsearch_f, Q[:100])}, rounds=1)
+            tf = alternate(
+                {"batch": lambda fsearch_f=fsearch_f: fsearch_f(Q), "single": one_at_a_time(fsearch_f, Q[:100])}, rounds=1
+            )
             row["filters"][name] = {
                 "matching": len(sub),
                 "share": len(sub) / len(X),
@@ -266,7 +274,9 @@ def bench_wordnet(data: Path, work: Path) -> dict:
         row["ram_file_delta_after_queries"] = p["after_queries"]["RssFile"] - p["before"]["RssFile"]
         row["reopen_s"] = p["open_s"]
         row["faiss"] = {
-            "what": "IndexRefineFlat(IndexScalarQuantizer SQ8)" if kind == "int8" else "IndexBinaryFlat on sign bits + exact rerank in numpy",
+            "what": "IndexRefineFlat(IndexScalarQuantizer SQ8)"
+            if kind == "int8"
+            else "IndexBinaryFlat on sign bits + exact rerank in numpy",
             "recall@10": frec,
             "qps_batch": fqb,
             "qps_single": fq1,
@@ -277,13 +287,16 @@ def bench_wordnet(data: Path, work: Path) -> dict:
         row["ratio_ram_vs_faiss"] = row["ram_anon_delta_after_open"] / ram
         del index
         out["specs"][spec] = row
-        print(f"  {spec}: recall@10 {rec:.4f}, batch {qb:.0f} q/s, single {q1:.0f} q/s, "
-              f"RssAnon +{row['ram_anon_delta_after_open'] / 2**20:.1f} MiB (codes {row['code_bytes'] / 2**20:.1f} MiB)", flush=True)
+        print(
+            f"  {spec}: recall@10 {rec:.4f}, batch {qb:.0f} q/s, single {q1:.0f} q/s, "
+            f"RssAnon +{row['ram_anon_delta_after_open'] / 2**20:.1f} MiB (codes {row['code_bytes'] / 2**20:.1f} MiB)",
+            flush=True,
+        )
     faiss.omp_set_num_threads(THREADS)
     flat, fsearch = faiss_two_stage("flat", X, 1)
     ram = X.nbytes
     faiss.omp_set_num_threads(1)
-    fq = lambda q: fsearch(q, 10)  # noqa: E731
+    fq = lambda q, fsearch=fsearch: fsearch(q, 10)  # noqa: E731
     fqb, fres = qps_batch(fq, Q)
     out["faiss"]["IndexFlatIP"] = {
         "recall@10": recall_at_k(fres, gt, 10),
@@ -366,8 +379,11 @@ def bench_hnsw(n: int, work: Path, m: int = 32, efc: int = 40) -> dict:
     np.save(qpath, Q[:100])
     probes = [probe(path, qpath) for _ in range(5)]
     out["reopen"] = _reopen_stats(probes)
-    print(f"  reopen {out['reopen']['open_s_median']:.3f}s (median of 5), first query {out['reopen']['first_query_s_median'] * 1e3:.1f} ms, "
-          f"codes load {out['reopen']['codes_load_s_median']:.3f}s", flush=True)
+    print(
+        f"  reopen {out['reopen']['open_s_median']:.3f}s (median of 5), first query {out['reopen']['first_query_s_median'] * 1e3:.1f} ms, "
+        f"codes load {out['reopen']['codes_load_s_median']:.3f}s",
+        flush=True,
+    )
     # the same vectors in a flat collection: its codes (384 MB of int8) are the index and load on open
     flat_path = work / "flat1m"
     shutil.rmtree(flat_path, ignore_errors=True)
@@ -423,10 +439,13 @@ def bench_hnsw(n: int, work: Path, m: int = 32, efc: int = 40) -> dict:
     Q1 = Q[:300]
     for ef in efs:
         recalls = {name: recall_at_k(fn(Q, ef), gt, 10) for name, fn in systems.items()}
-        t = alternate({name: one_at_a_time(lambda q, fn=fn: fn(q, ef), Q1) for name, fn in systems.items()})
+        t = alternate({name: one_at_a_time(lambda q, fn=fn, ef=ef: fn(q, ef), Q1) for name, fn in systems.items()})
         for name in systems:
             out[name]["sweep"].append({"ef": ef, "recall@10": recalls[name], "qps_single": len(Q1) / t[name]})
-        print("    ef %d: " % ef + ", ".join(f"{name} recall {recalls[name]:.4f} {len(Q1) / t[name]:.0f} q/s" for name in systems), flush=True)
+        print(
+            f"    ef {ef}: " + ", ".join(f"{name} recall {recalls[name]:.4f} {len(Q1) / t[name]:.0f} q/s" for name in systems),
+            flush=True,
+        )
     col.close()
     for name in systems:
         out[name]["at_recall_0.95"] = at_recall(out[name]["sweep"])
@@ -450,23 +469,53 @@ def print_tables(res: dict) -> None:
         for col in ("system", "recall@10", "q/s batch", "q/s single", "RAM (RssAnon)", "vs FAISS q/s (batch)"):
             t.add_column(col)
         for spec, r in w["specs"].items():
-            t.add_row(f"lowdim {spec}", f"{r['recall@10']:.4f}", f"{r['qps_batch']:.0f}", f"{r['qps_single']:.0f}",
-                      f"{r['ram_anon_delta_after_open'] / 2**20:.1f} MiB (codes {r['code_bytes'] / 2**20:.1f})", f"{r['ratio_qps_batch_vs_faiss']:.2f}x")
+            t.add_row(
+                f"lowdim {spec}",
+                f"{r['recall@10']:.4f}",
+                f"{r['qps_batch']:.0f}",
+                f"{r['qps_single']:.0f}",
+                f"{r['ram_anon_delta_after_open'] / 2**20:.1f} MiB (codes {r['code_bytes'] / 2**20:.1f})",
+                f"{r['ratio_qps_batch_vs_faiss']:.2f}x",
+            )
             f = r["faiss"]
-            t.add_row(f"  faiss {f['what']}", f"{f['recall@10']:.4f}", f"{f['qps_batch']:.0f}", f"{f['qps_single']:.0f}", f"{f['ram_bytes'] / 2**20:.1f} MiB", "")
+            t.add_row(
+                f"  faiss {f['what']}",
+                f"{f['recall@10']:.4f}",
+                f"{f['qps_batch']:.0f}",
+                f"{f['qps_single']:.0f}",
+                f"{f['ram_bytes'] / 2**20:.1f} MiB",
+                "",
+            )
         f = w["faiss"]["IndexFlatIP"]
-        t.add_row("faiss IndexFlatIP (exact)", f"{f['recall@10']:.4f}", f"{f['qps_batch']:.0f}", f"{f['qps_single']:.0f}", f"{f['ram_bytes'] / 2**20:.1f} MiB", "")
+        t.add_row(
+            "faiss IndexFlatIP (exact)",
+            f"{f['recall@10']:.4f}",
+            f"{f['qps_batch']:.0f}",
+            f"{f['qps_single']:.0f}",
+            f"{f['ram_bytes'] / 2**20:.1f} MiB",
+            "",
+        )
         con.print(t)
         t = Table(title="filtered search (k=10)")
         for col in ("spec", "filter", "matching", "recall@10 vs exact filtered", "k filled", "q/s batch", "q/s single"):
             t.add_column(col)
         for spec, r in w["specs"].items():
             for name, fr in r["filters"].items():
-                t.add_row(spec, name, f"{fr['matching']:,} ({fr['share']:.1%})", f"{fr['recall@10']:.4f}", f"{fr['full_k_share']:.0%}", f"{fr['qps_batch']:.0f}", f"{fr['qps_single']:.0f}")
+                t.add_row(
+                    spec,
+                    name,
+                    f"{fr['matching']:,} ({fr['share']:.1%})",
+                    f"{fr['recall@10']:.4f}",
+                    f"{fr['full_k_share']:.0%}",
+                    f"{fr['qps_batch']:.0f}",
+                    f"{fr['qps_single']:.0f}",
+                )
         con.print(t)
     if "hnsw" in res:
         h = res["hnsw"]
-        t = Table(title=f"HNSW {h['n']:,} x {h['d']} synthetic, M={h['M']}, efC={h['ef_construction']}, build on {h['threads_build']} threads, QPS single thread")
+        t = Table(
+            title=f"HNSW {h['n']:,} x {h['d']} synthetic, M={h['M']}, efC={h['ef_construction']}, build on {h['threads_build']} threads, QPS single thread"
+        )
         for col in ("system", "build s", "RAM delta", "ef", "recall@10", "q/s"):
             t.add_column(col)
         for name in ("lowdim", "faiss", "usearch"):
@@ -474,15 +523,25 @@ def print_tables(res: dict) -> None:
             if not r:
                 continue
             for i, s in enumerate(r["sweep"]):
-                t.add_row(name if i == 0 else "", f"{r['build_s']:.0f}" if i == 0 else "", f"{r['rss_anon_delta_build'] / 2**20:.0f} MiB" if i == 0 else "",
-                          str(s["ef"]), f"{s['recall@10']:.4f}", f"{s['qps_single']:.0f}")
+                t.add_row(
+                    name if i == 0 else "",
+                    f"{r['build_s']:.0f}" if i == 0 else "",
+                    f"{r['rss_anon_delta_build'] / 2**20:.0f} MiB" if i == 0 else "",
+                    str(s["ef"]),
+                    f"{s['recall@10']:.4f}",
+                    f"{s['qps_single']:.0f}",
+                )
         con.print(t)
-        con.print(f"QPS at recall>=0.95 vs faiss: {h.get('ratio_qps_at_0.95_vs_faiss', float('nan')):.2f}x; build time vs faiss {h['ratio_build_vs_faiss']:.2f}x")
+        con.print(
+            f"QPS at recall>=0.95 vs faiss: {h.get('ratio_qps_at_0.95_vs_faiss', float('nan')):.2f}x; build time vs faiss {h['ratio_build_vs_faiss']:.2f}x"
+        )
         for name, key in (("hnsw", "reopen"), ("flat int8", "reopen_flat")):
             r = h[key]
-            con.print(f"reopen of the {h['n']:,}-vector {name} collection: {r['open_s_median']:.3f}s median "
-                      f"(all: {', '.join(f'{x:.3f}' for x in r['open_s_all'])}), first query {r['first_query_s_median'] * 1e3:.1f} ms, "
-                      f"RssAnon after open {r['rss_anon_after_open'] / 2**20:.0f} MiB, codes load {r['codes_load_s_median']:.3f}s")
+            con.print(
+                f"reopen of the {h['n']:,}-vector {name} collection: {r['open_s_median']:.3f}s median "
+                f"(all: {', '.join(f'{x:.3f}' for x in r['open_s_all'])}), first query {r['first_query_s_median'] * 1e3:.1f} ms, "
+                f"RssAnon after open {r['rss_anon_after_open'] / 2**20:.0f} MiB, codes load {r['codes_load_s_median']:.3f}s"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -497,7 +556,12 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work or tempfile.mkdtemp(prefix="bench_store_"))
     work.mkdir(parents=True, exist_ok=True)
     res: dict = {
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(), "faiss": faiss.__version__},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "faiss": faiss.__version__,
+        },
     }
     try:
         if not args.skip_wordnet:

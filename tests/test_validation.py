@@ -13,7 +13,9 @@ from lowdim.validation import as_float32, check_choice
 
 
 def test_messages():
-    with pytest.raises(DimensionError, match=r"X is 1-D with shape \(3,\); expected a 2-D array \(n, d\)\. Use X\.reshape\(1, -1\)"):
+    with pytest.raises(
+        DimensionError, match=r"X is 1-D with shape \(3,\); expected a 2-D array \(n, d\)\. Use X\.reshape\(1, -1\)"
+    ):
         check_embeddings(np.ones(3, np.float32))
     with pytest.raises(DimensionError, match="X has 768 features, but this collection expects 384"):
         check_embeddings(np.ones((2, 768), np.float32), n_features=384, what="this collection")
@@ -45,7 +47,13 @@ def test_check_choice_lists_valid_values():
 
 
 @settings(max_examples=60, deadline=None)
-@given(hnp.arrays(dtype=st.sampled_from([np.float16, np.float32, np.float64]), shape=hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=20), elements=st.floats(-1000, 1000, width=16)))
+@given(
+    hnp.arrays(
+        dtype=st.sampled_from([np.float16, np.float32, np.float64]),
+        shape=hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=20),
+        elements=st.floats(-1000, 1000, width=16),
+    )
+)
 def test_valid_arrays_pass_as_contiguous_float32(X):
     out = check_embeddings(X)
     assert out.dtype == np.float32 and out.flags.c_contiguous and out.shape == X.shape

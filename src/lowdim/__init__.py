@@ -14,6 +14,10 @@ import os as _os
 # This must happen before FAISS loads libgomp; an explicit setting wins.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from . import plan  # the planner part: lowdim.plan.plan(...), lowdim.plan.Plan
+from ._version import __version__
+from .codecs import Pipeline, load_codec
+from .diagnose import Diagnosis, diagnose
 from .exceptions import (
     ConflictError,
     DimensionError,
@@ -26,16 +30,12 @@ from .exceptions import (
     SpecError,
     ValidationError,
 )
-from ._version import __version__
-from .validation import check_embeddings
-from .diagnose import Diagnosis, diagnose
-from . import plan  # the planner part: lowdim.plan.plan(...), lowdim.plan.Plan
 from .plan import Plan
-from .spec import Spec, bytes_per_vector, parse_spec
-from .codecs import Pipeline, load_codec
 from .search import CodeIndex, SearchResult, search
-from .store import Collection
 from .server import Client
+from .spec import Spec, bytes_per_vector, parse_spec
+from .store import Collection
+from .validation import check_embeddings
 
 __all__ = [
     "__version__",

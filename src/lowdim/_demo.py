@@ -22,7 +22,13 @@ from rich.table import Table
 
 __all__ = ["DemoReport", "run_demo"]
 
-EXAMPLE_QUERIES = ("a large wild cat", "feeling of great happiness", "to move quickly on foot", "musical instrument with strings", "very old")
+EXAMPLE_QUERIES = (
+    "a large wild cat",
+    "feeling of great happiness",
+    "to move quickly on foot",
+    "musical instrument with strings",
+    "very old",
+)
 
 
 @dataclass
@@ -74,7 +80,9 @@ def run_demo(
     docs = _read_jsonl(folder / "corpus.jsonl")
     queries = _read_jsonl(folder / "queries.jsonl")
     console.rule("[bold]lowdim demo")
-    console.print(f"corpus: {len(docs):,} WordNet 3.0 glosses bundled with lowdim ({folder}); {len(queries)} lemma queries with relevance judgements")
+    console.print(
+        f"corpus: {len(docs):,} WordNet 3.0 glosses bundled with lowdim ({folder}); {len(queries)} lemma queries with relevance judgements"
+    )
 
     # 1. embed
     t = time.perf_counter()
@@ -82,7 +90,9 @@ def run_demo(
     X = encoder.encode([d["text"] for d in docs], progress=True)
     Q = encoder.encode([q["text"] for q in queries])
     seconds["embed"] = time.perf_counter() - t
-    console.print(f"embedded with {encoder.name} ({X.shape[1]}-d) in {seconds['embed']:.1f} s: {len(X) / seconds['embed']:.0f} texts/s")
+    console.print(
+        f"embedded with {encoder.name} ({X.shape[1]}-d) in {seconds['embed']:.1f} s: {len(X) / seconds['embed']:.0f} texts/s"
+    )
 
     # 2. diagnose
     t = time.perf_counter()
@@ -142,14 +152,25 @@ def run_demo(
     coll.close()
 
     report = DemoReport(
-        n_docs=len(X), dim=X.shape[1], spec=spec, planned=planned, recall_at_10=float(recall), ndcg_at_10=float(ndcg),
-        ndcg_at_10_float32=float(ndcg32), ram_bytes_per_vector=ram, float32_bytes_per_vector=4 * X.shape[1],
-        seconds={k: round(v, 2) for k, v in seconds.items()}, collection=str(path), plot=None if plot is None else str(plot),
+        n_docs=len(X),
+        dim=X.shape[1],
+        spec=spec,
+        planned=planned,
+        recall_at_10=float(recall),
+        ndcg_at_10=float(ndcg),
+        ndcg_at_10_float32=float(ndcg32),
+        ram_bytes_per_vector=ram,
+        float32_bytes_per_vector=4 * X.shape[1],
+        seconds={k: round(v, 2) for k, v in seconds.items()},
+        collection=str(path),
+        plot=None if plot is None else str(plot),
     )
     (out / "report.json").write_text(json.dumps({**asdict(report), "collection_info": info}, indent=2, default=str) + "\n")
     summary = Table(title="report", show_header=False)
     summary.add_row("spec", f"{spec}" + (" (planned)" if planned else ""))
-    summary.add_row("RAM per vector", f"{ram:.0f} B instead of {4 * X.shape[1]} B float32: {100 * report.saved_fraction:.1f}% saved")
+    summary.add_row(
+        "RAM per vector", f"{ram:.0f} B instead of {4 * X.shape[1]} B float32: {100 * report.saved_fraction:.1f}% saved"
+    )
     summary.add_row("recall@10 vs exact float32", f"{recall:.4f} (held-out queries)")
     summary.add_row("nDCG@10 (WordNet judgements)", f"{ndcg:.4f} compressed vs {ndcg32:.4f} float32 exact")
     summary.add_row("time", ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))

@@ -30,6 +30,7 @@ err_console = Console(stderr=True)
 def _root() -> None:
     """Compact embeddings: diagnose, compress, plan, store and search vector collections."""
 
+
 # Parts that contribute commands; a part whose module is absent is skipped.
 _COMMAND_MODULES = (
     "lowdim.bench._cli",
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
         fail("out of memory; try a smaller --sample or a spec with fewer bytes per vector")
     except KeyboardInterrupt:
         err_console.print("interrupted")
-        raise SystemExit(130)
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,7 +19,6 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from typing import Union
 
 from .exceptions import ParameterError, SpecError
 
@@ -105,9 +104,7 @@ class StageSpec:
         """Raise a :class:`ParameterError` if this stage cannot take input width ``d``."""
         k, a = self.keyword, self.args
         if k in ("pca", "mrl") and a[0] > d:
-            raise ParameterError(
-                f"'{self.to_spec()}' in spec '{whole}' asks for {a[0]} dimensions, but its input has only {d}"
-            )
+            raise ParameterError(f"'{self.to_spec()}' in spec '{whole}' asks for {a[0]} dimensions, but its input has only {d}")
         if k in ("opq", "pq") and d % a[0]:
             divisors = [m for m in range(1, d + 1) if d % m == 0 and m <= 256]
             raise ParameterError(
@@ -140,10 +137,10 @@ class Spec:
     def __str__(self) -> str:
         return self.to_spec()
 
-    def without_rerank(self) -> "Spec":
+    def without_rerank(self) -> Spec:
         return Spec(self.transforms, self.quantizer, None)
 
-    def with_rerank(self, rerank: int | None) -> "Spec":
+    def with_rerank(self, rerank: int | None) -> Spec:
         return Spec(self.transforms, self.quantizer, rerank or None)
 
     def output_dim(self, d: int) -> int:
@@ -166,7 +163,7 @@ class Spec:
         return self.quantizer.code_size(self.output_dim(d))
 
 
-SpecLike = Union[str, Spec]
+SpecLike = str | Spec
 
 
 def _match(piece: str, patterns: dict[str, re.Pattern]) -> StageSpec | None:

@@ -87,8 +87,7 @@ def check_embeddings(
         raise DTypeError(f"{name} has dtype {arr.dtype}; expected float32, float16 or float64")
     if arr.ndim == 1:
         raise DimensionError(
-            f"{name} is 1-D with shape {arr.shape}; expected a 2-D array (n, d). "
-            f"Use X.reshape(1, -1) for a single vector."
+            f"{name} is 1-D with shape {arr.shape}; expected a 2-D array (n, d). Use X.reshape(1, -1) for a single vector."
         )
     if arr.ndim != 2:
         raise DimensionError(f"{name} has {arr.ndim} dimensions with shape {arr.shape}; expected a 2-D array (n, d)")

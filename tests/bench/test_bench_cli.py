@@ -19,8 +19,16 @@ from lowdim.eval import load_dataset
 runner = CliRunner()
 
 JSON_FIELDS = {
-    "engine", "spec", "recall", "ndcg_at_10", "ram_bytes_per_vector", "disk_bytes_per_vector",
-    "qps_batch", "qps_single", "fit_seconds", "encode_per_second",
+    "engine",
+    "spec",
+    "recall",
+    "ndcg_at_10",
+    "ram_bytes_per_vector",
+    "disk_bytes_per_vector",
+    "qps_batch",
+    "qps_single",
+    "fit_seconds",
+    "encode_per_second",
 }
 
 
@@ -44,7 +52,13 @@ def test_bundled_sample_is_real_and_complete(sample):
 def test_run_bench_reports_every_field_next_to_faiss(sample):
     rep = run_bench(sample, ["int8", "binary+rerank10", "rp64/f16"], k=10, n_single=20)
     rows = {(r.engine, r.spec): r for r in rep.results}
-    assert set(rows) == {("lowdim", "int8"), ("faiss", "int8"), ("lowdim", "binary+rerank10"), ("faiss", "binary+rerank10"), ("lowdim", "rp64/f16")}
+    assert set(rows) == {
+        ("lowdim", "int8"),
+        ("faiss", "int8"),
+        ("lowdim", "binary+rerank10"),
+        ("faiss", "binary+rerank10"),
+        ("lowdim", "rp64/f16"),
+    }
     ours = rows[("lowdim", "int8")]
     assert ours.recall > 0.97 and ours.ram_bytes_per_vector == 384 and ours.disk_bytes_per_vector == 0
     assert ours.equivalent == "SQ8" and ours.qps_batch_ratio > 0
@@ -59,7 +73,21 @@ def test_run_bench_reports_every_field_next_to_faiss(sample):
 
 def test_bench_cli_writes_json_and_plot(tmp_path):
     out, png = tmp_path / "out.json", tmp_path / "out.png"
-    res = runner.invoke(app, ["bench", str(bundled_sample()), "--specs", "f16,pq48x4+rerank4", "--json", str(out), "--plot", str(png), "--single-queries", "10"])
+    res = runner.invoke(
+        app,
+        [
+            "bench",
+            str(bundled_sample()),
+            "--specs",
+            "f16,pq48x4+rerank4",
+            "--json",
+            str(out),
+            "--plot",
+            str(png),
+            "--single-queries",
+            "10",
+        ],
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(out.read_text())
     assert [r["engine"] for r in data["results"]] == ["lowdim", "faiss", "lowdim", "faiss"]
@@ -72,7 +100,22 @@ def test_bench_cli_reads_separate_files(tmp_path, sample):
     np.save(tmp_path / "base.npy", np.asarray(sample.corpus[:1000]))
     np.save(tmp_path / "q.npy", sample.queries[:20])
     out = tmp_path / "r.json"
-    res = runner.invoke(app, ["bench", str(tmp_path / "base.npy"), "--queries", str(tmp_path / "q.npy"), "--specs", "int8", "--no-faiss", "--json", str(out), "--k", "5"])
+    res = runner.invoke(
+        app,
+        [
+            "bench",
+            str(tmp_path / "base.npy"),
+            "--queries",
+            str(tmp_path / "q.npy"),
+            "--specs",
+            "int8",
+            "--no-faiss",
+            "--json",
+            str(out),
+            "--k",
+            "5",
+        ],
+    )
     assert res.exit_code == 0, res.output
     r = json.loads(out.read_text())
     assert r["k"] == 5 and r["n"] == 1000 and r["results"][0]["recall"] > 0.9
@@ -104,16 +147,25 @@ def bad_inputs(tmp_path_factory):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["bench", "X.npy", "--queries", "Q1d.npy", "--no-faiss"], r"Q1d\.npy holds an array of shape \(16,\); expected 2-D vectors"),
+        (
+            ["bench", "X.npy", "--queries", "Q1d.npy", "--no-faiss"],
+            r"Q1d\.npy holds an array of shape \(16,\); expected 2-D vectors",
+        ),
         (["bench", "X.npy", "--queries", "Qwide.npy", "--no-faiss"], r"32 features.* 16"),
         (["bench", "X.npy", "--queries", "Qnan.npy", "--no-faiss"], r"NaN or infinity in 1 row\(s\): 2"),
         (["bench", "X.npy", "--queries", "Qempty.npy", "--no-faiss"], r"empty|0 rows|no quer"),
         (["bench", "Xint.npy", "--queries", "Q.npy", "--no-faiss"], r"integer dtype int32"),
-        (["bench", "X.npy", "--queries", "Q.npy", "--specs", "int8,pqq4", "--no-faiss"], r"unknown piece 'pqq4' in spec 'pqq4'.*Valid pieces"),
+        (
+            ["bench", "X.npy", "--queries", "Q.npy", "--specs", "int8,pqq4", "--no-faiss"],
+            r"unknown piece 'pqq4' in spec 'pqq4'.*Valid pieces",
+        ),
         (["bench", "X.npy", "--queries", "Q.npy", "--specs", "pq5", "--no-faiss"], r"must divide n_features=16"),
         (["bench", "Xtrunc.npy", "--queries", "Q.npy", "--no-faiss"], r"Xtrunc\.npy is truncated"),
         (["bench", "missing.npy", "--no-faiss"], r"missing\.npy"),
-        (["bench", "X.npy", "--queries", "Q.npy", "--metric", "cosin"], r"'metric' parameter must be one of 'cosine', 'ip', 'l2'"),
+        (
+            ["bench", "X.npy", "--queries", "Q.npy", "--metric", "cosin"],
+            r"'metric' parameter must be one of 'cosine', 'ip', 'l2'",
+        ),
     ],
 )
 def test_bad_input_is_one_line_exit_2(bad_inputs, args, message):

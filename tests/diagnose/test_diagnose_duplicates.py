@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from lowdim.diagnose import _duplicates as dup_module
 from lowdim import ParameterError, ValidationError
+from lowdim.diagnose import _duplicates as dup_module
 from lowdim.diagnose import count_duplicates, diagnose
 
 

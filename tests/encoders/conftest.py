@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "wordnet-minilm"
 N_QUERIES = 50
 
@@ -51,7 +50,7 @@ def encoder():
     from lowdim.encoders import TextEncoder
 
     enc = TextEncoder("all-MiniLM-L6-v2", batch_size=16)
-    enc.dim  # load now, outside any timed test
+    _ = enc.dim  # load now, outside any timed test
     return enc
 
 

@@ -55,7 +55,9 @@ def test_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
 
 
 def test_cli_startup_does_not_import_torch():
-    code = "import sys, lowdim.cli; print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))"
+    code = (
+        "import sys, lowdim.cli; print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert proc.stdout.strip() == "[]"
 

@@ -65,7 +65,12 @@ class _Counting:
 
 @pytest.mark.parametrize(
     ("writer", "suffix", "field"),
-    [(_write_txt, ".txt", None), (_write_jsonl, ".jsonl", "gloss"), (_write_csv, ".csv", "gloss"), (_write_parquet, ".parquet", "gloss")],
+    [
+        (_write_txt, ".txt", None),
+        (_write_jsonl, ".jsonl", "gloss"),
+        (_write_csv, ".csv", "gloss"),
+        (_write_parquet, ".parquet", "gloss"),
+    ],
 )
 def test_every_format_gives_the_vectors_of_encode(tmp_path, encoder, glosses, gloss_vectors, writer, suffix, field):
     source = writer(tmp_path / f"glosses{suffix}", glosses)
@@ -265,7 +270,9 @@ def test_bad_records_name_their_line(tmp_path):
 
 
 def test_unsupported_or_missing_files(tmp_path, encoder):
-    with pytest.raises(FileFormatError, match=r"unsupported text file type '\.xml'; expected one of \.txt, \.jsonl, \.csv, \.parquet"):
+    with pytest.raises(
+        FileFormatError, match=r"unsupported text file type '\.xml'; expected one of \.txt, \.jsonl, \.csv, \.parquet"
+    ):
         embed_file(tmp_path / "g.xml", tmp_path / "g.npy", model=encoder, progress=False)
     with pytest.raises(FileFormatError, match="input file not found"):
         embed_file(tmp_path / "nope.txt", tmp_path / "g.npy", model=encoder, progress=False)

@@ -15,9 +15,7 @@ def test_bundled_model_reproduces_reference_vectors(encoder, queries, query_vect
     vectors = encoder.encode(queries)
     assert vectors.shape == (50, 384)
     assert vectors.dtype == np.float32
-    cosine = np.sum(vectors * query_vectors, axis=1) / (
-        np.linalg.norm(vectors, axis=1) * np.linalg.norm(query_vectors, axis=1)
-    )
+    cosine = np.sum(vectors * query_vectors, axis=1) / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(query_vectors, axis=1))
     assert cosine.min() >= 0.999
 
 
@@ -105,7 +103,7 @@ def test_unknown_model_names_where_it_looked(tmp_path):
     with pytest.raises(NotFoundError, match=r"model 'BAAI/bge-small-en' not found: it is not a bundled model name"):
         TextEncoder("BAAI/bge-small-en").encode(["x"])
     with pytest.raises(NotFoundError, match="not found"):
-        TextEncoder("no-such-model").name
+        _ = TextEncoder("no-such-model").name
 
 
 def test_model_names_resolve_to_the_package():

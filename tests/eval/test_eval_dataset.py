@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 import lowdim.eval
+from lowdim.eval import Dataset, _dataset, _groundtruth, _metrics, _readers, load_dataset
 from lowdim.exceptions import DimensionError, DTypeError, FileFormatError, ParameterError, ValidationError
-from lowdim.eval import Dataset, load_dataset
-from lowdim.eval import _dataset, _groundtruth, _metrics, _readers
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 WORDNET = DATA / "wordnet-minilm"
@@ -44,7 +43,10 @@ def test_folder_with_everything(folder):
     assert [q.tolist() for q in ds.qrels] == [[0, 1], [1, 2], [2, 3], [3, 4]]
     assert ds.name == folder.name and ds.metric is None
     assert {k: p.name for k, p in ds.paths.items()} == {
-        "corpus": "corpus.f16.npy", "queries": "queries.npy", "gt": "gt.npy", "qrels": "queries.jsonl"
+        "corpus": "corpus.f16.npy",
+        "queries": "queries.npy",
+        "gt": "gt.npy",
+        "qrels": "queries.jsonl",
     }
 
 
@@ -75,6 +77,7 @@ def test_overrides_take_paths_or_arrays(folder, tmp_path_factory):
 
 def test_hdf5_single_file(tmp_path):
     import h5py
+
     rng = np.random.default_rng(2)
     with h5py.File(tmp_path / "glove-25-angular.hdf5", "w") as f:
         f.attrs["distance"] = "angular"

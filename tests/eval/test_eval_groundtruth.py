@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lowdim.exceptions import DimensionError, ParameterError, ValidationError
 from lowdim.eval import _groundtruth, exact_knn, recall_at_k
+from lowdim.exceptions import DimensionError, ParameterError, ValidationError
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 WORDNET = DATA / "wordnet-minilm"
@@ -148,7 +148,9 @@ def test_errors():
         exact_knn(corpus, np.zeros((2, 3), dtype=np.float32), 1)
     with pytest.raises(DimensionError, match=r"queries is 1-D.*reshape\(1, -1\)"):
         exact_knn(corpus, np.zeros(4, dtype=np.float32), 1)
-    with pytest.raises(ParameterError, match=r"The 'metric' parameter of exact_knn must be one of 'ip', 'cosine', 'l2'. Got 'dot'."):
+    with pytest.raises(
+        ParameterError, match=r"The 'metric' parameter of exact_knn must be one of 'ip', 'cosine', 'l2'. Got 'dot'."
+    ):
         exact_knn(corpus, corpus[:1], 1, metric="dot")
     with pytest.raises(ParameterError, match=r"The 'block_size' parameter of exact_knn must be an integer >= 1. Got 0."):
         exact_knn(corpus, corpus[:1], 1, block_size=0)

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lowdim.exceptions import DimensionError, DTypeError, ParameterError, ValidationError
 from lowdim.eval import mrr, ndcg_at_k, qrels_recall_at_k, recall_at_k, recall_ci, recall_per_query
+from lowdim.exceptions import DimensionError, DTypeError, ParameterError, ValidationError
 
 # ---------------------------------------------------------------- recall@k against exact neighbours
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import sys
 
-import numpy as np
-import pytest
-
-from lowdim.exceptions import DimensionError, DTypeError, FileFormatError, ParameterError
-from lowdim.eval import MissingDependencyError, read_ids, read_qrels_jsonl, read_vectors
-
 import h5py  # noqa: E402  (the io extra is part of the test install)
+import numpy as np
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
+import pytest
+
+from lowdim.eval import MissingDependencyError, read_ids, read_qrels_jsonl, read_vectors
+from lowdim.exceptions import DimensionError, DTypeError, FileFormatError, ParameterError
 
 
 def write_vecs(path, X):
@@ -81,9 +80,7 @@ def test_npy_must_be_2d(tmp_path):
 # ---------------------------------------------------------------- TEXMEX
 
 
-@pytest.mark.parametrize(
-    "ext,dtype", [(".fvecs", np.float32), (".ivecs", np.int32), (".bvecs", np.uint8)]
-)
+@pytest.mark.parametrize("ext,dtype", [(".fvecs", np.float32), (".ivecs", np.int32), (".bvecs", np.uint8)])
 @pytest.mark.parametrize("mmap", [True, False])
 def test_vecs_round_trip(tmp_path, rng, ext, dtype, mmap):
     X = rng.integers(0, 256, (9, 5)) if dtype == np.uint8 else rng.standard_normal((9, 5)) * 50
@@ -160,7 +157,9 @@ def test_hdf5_errors(tmp_path, rng):
 def test_hdf5_without_h5py(tmp_path, monkeypatch):
     (tmp_path / "a.hdf5").write_bytes(b"")
     monkeypatch.setitem(sys.modules, "h5py", None)  # makes `import h5py` raise ImportError
-    with pytest.raises(MissingDependencyError, match=r"reading .hdf5 files needs h5py; install it with: pip install 'lowdim\[io\]'"):
+    with pytest.raises(
+        MissingDependencyError, match=r"reading .hdf5 files needs h5py; install it with: pip install 'lowdim\[io\]'"
+    ):
         read_vectors(tmp_path / "a.hdf5")
 
 
@@ -231,7 +230,9 @@ def test_unknown_extension_and_missing_file(tmp_path):
 
 def test_format_specific_keywords_are_not_silently_ignored(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((2, 2), dtype=np.float32))
-    with pytest.raises(ParameterError, match=r"The 'dataset' parameter of read_vectors applies to .hdf5 files only; x.npy is .npy"):
+    with pytest.raises(
+        ParameterError, match=r"The 'dataset' parameter of read_vectors applies to .hdf5 files only; x.npy is .npy"
+    ):
         read_vectors(tmp_path / "x.npy", dataset="train")
     with pytest.raises(ParameterError, match=r"The 'column' parameter of read_vectors applies to .parquet files only"):
         read_vectors(tmp_path / "x.npy", column="emb")

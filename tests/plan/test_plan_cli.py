@@ -34,7 +34,9 @@ def test_plan_prints_front_and_recommendation(npy, tmp_path):
     assert out_png.read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.parametrize("engine, text", [("faiss", "index_factory"), ("qdrant", "quantization_config"), ("pgvector", "CREATE INDEX")])
+@pytest.mark.parametrize(
+    "engine, text", [("faiss", "index_factory"), ("qdrant", "quantization_config"), ("pgvector", "CREATE INDEX")]
+)
 def test_plan_export(npy, engine, text):
     result = runner.invoke(app, ["plan", str(npy), "-t", "0.9", "--max-rerank", "2", "--max-bytes", "16", "--export", engine])
     assert result.exit_code == 0, result.output
@@ -78,7 +80,10 @@ def _run_main(argv, capsys):
 @pytest.mark.parametrize("case", ["target", "infeasible", "engine", "missing", "no_out_dir", "max_bytes"])
 def test_errors_are_one_line_with_exit_code_2(npy, tmp_path, capsys, case):
     if case == "target":
-        argv, expect = ["plan", str(npy), "--target-recall", "1.5"], "'target_recall' parameter of plan must be a number in (0, 1]. Got 1.5."
+        argv, expect = (
+            ["plan", str(npy), "--target-recall", "1.5"],
+            "'target_recall' parameter of plan must be a number in (0, 1]. Got 1.5.",
+        )
     elif case == "infeasible":
         argv, expect = ["plan", str(npy), "-t", "1.0", "--max-rerank", "0", "--max-bytes", "4"], "the best achievable is"
     elif case == "engine":

@@ -84,8 +84,23 @@ def test_pgvector_sql():
 
 
 def test_every_engine_for_every_kind_of_spec():
-    for spec in ("f32", "f16", "int8", "int4", "binary", "hamming+rerank10", "rbq3", "pq64x4", "opq32/pq32x8",
-                 "itq/rbq2", "pca128/int4", "mrl64/int8", "rp96/f16+rerank2", "rabitq1", "rabitq4+rerank4"):
+    for spec in (
+        "f32",
+        "f16",
+        "int8",
+        "int4",
+        "binary",
+        "hamming+rerank10",
+        "rbq3",
+        "pq64x4",
+        "opq32/pq32x8",
+        "itq/rbq2",
+        "pca128/int4",
+        "mrl64/int8",
+        "rp96/f16+rerank2",
+        "rabitq1",
+        "rabitq4+rerank4",
+    ):
         for engine in ENGINES:
             text = export_settings(spec, engine, d=384)
             assert spec.split("+")[0] in text

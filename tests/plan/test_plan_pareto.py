@@ -78,9 +78,7 @@ def test_front_invariants(pts):
     front = pareto_front(pts)
     on = set(front)
     for i in front:  # nothing beats a front point on both axes
-        assert not any(
-            (p.ram_bytes <= pts[i].ram_bytes and p.recall > pts[i].recall) for p in pts
-        )
+        assert not any((p.ram_bytes <= pts[i].ram_bytes and p.recall > pts[i].recall) for p in pts)
     for j in set(range(len(pts))) - on:  # everything else is matched or beaten by a front point
         assert any(pts[i].ram_bytes <= pts[j].ram_bytes and pts[i].recall >= pts[j].recall for i in front)
     assert [pts[i].ram_bytes for i in front] == sorted(pts[i].ram_bytes for i in front)

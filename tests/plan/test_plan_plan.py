@@ -42,7 +42,7 @@ def test_pruning_skips_only_what_cannot_win(lowrank_plan):
     p = lowrank_plan
     best = p.recommended.ram_bytes_per_vector
     assert p.skipped, "cheapest-first pruning should leave the large specs unmeasured"
-    for spec, reason in p.skipped:
+    for _spec, reason in p.skipped:
         assert "B/vector >" in reason
     from lowdim.spec import bytes_per_vector
 

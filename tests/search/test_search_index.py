@@ -170,7 +170,9 @@ def test_query_errors(structured):
     X, Q = structured
     p = Pipeline("int8").fit(X)
     index = CodeIndex(p, p.encode(X))
-    with pytest.raises(DimensionError, match=r"queries is 1-D with shape \(64,\); expected a 2-D array \(n, d\)\. Use X\.reshape\(1, -1\)"):
+    with pytest.raises(
+        DimensionError, match=r"queries is 1-D with shape \(64,\); expected a 2-D array \(n, d\)\. Use X\.reshape\(1, -1\)"
+    ):
         index.search(Q[0], 5)
     with pytest.raises(DimensionError, match="queries has 32 features, but this int8 index expects 64"):
         index.search(Q[:, :32], 5)

@@ -8,9 +8,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -96,7 +96,7 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
-                raise AssertionError(f"server did not stop within {timeout} s of SIGTERM:\n{self.log()}")
+                raise AssertionError(f"server did not stop within {timeout} s of SIGTERM:\n{self.log()}") from None
         self._log.close()
         return int(self.proc.returncode)
 

@@ -134,7 +134,11 @@ def test_bad_vectors(http: TestClient, queries, status: int, message: str) -> No
         ({"queries": [[0.1] * 16], "filter": {"$or": [{"i": j} for j in range(100)]}}, 422, r"more than 64 conditions"),
         ({"queries": [[0.1] * 16], "model": "other"}, 200, r""),  # the collection names no model: any is fine
         ({"query": [[0.1] * 16]}, 422, r"unknown field 'query' in the request body; did you mean 'queries'\?"),
-        ({"vectors": [[0.1] * 16]}, 422, r"unknown field 'vectors'; ?|unknown field 'vectors' in the request body; valid fields: queries"),
+        (
+            {"vectors": [[0.1] * 16]},
+            422,
+            r"unknown field 'vectors'; ?|unknown field 'vectors' in the request body; valid fields: queries",
+        ),
         ({}, 422, r"send exactly one of 'queries' \(vectors\) and 'text'"),
         ({"queries": [[0.1] * 16], "text": "dog"}, 422, r"send exactly one of"),
         ({"text": "dog"}, 400, r"collection 'demo' has no text encoder, so it takes no text; send vectors of 16 numbers"),
@@ -192,9 +196,7 @@ def test_unstorable_strings_and_integers_are_4xx(http: TestClient) -> None:
     assert r.status_code == 422 and "lone surrogate" in error_of(r)  # such an id can never have been stored
     r = http.post("/collections/demo/get", json={"ids": [2**64]})
     assert r.status_code == 422 and "64 bits" in error_of(r)
-    r = http.post(
-        "/collections/demo/add", json={"vectors": [[0.1] * 16], "metadata": [{"big": 2**70}]}, headers=AUTH
-    )
+    r = http.post("/collections/demo/add", json={"vectors": [[0.1] * 16], "metadata": [{"big": 2**70}]}, headers=AUTH)
     assert r.status_code == 422 and "64-bit" in error_of(r)
     assert http.get("/collections/demo").json()["count"] == 400  # nothing half-written
 
@@ -326,9 +328,7 @@ def test_bad_writes_change_nothing(http: TestClient, data: np.ndarray) -> None:
         ({"texts": ["a dog"]}, "has no text encoder"),
         ({"vectors": data[:1].tolist(), "texts": ["a"]}, "exactly one of 'vectors' and 'texts'"),
     ]:
-        r = http.post(
-            "/collections/demo/add", content=json.dumps(body), headers={**AUTH, "content-type": "application/json"}
-        )
+        r = http.post("/collections/demo/add", content=json.dumps(body), headers={**AUTH, "content-type": "application/json"})
         assert 400 <= r.status_code < 500, r.text
         assert re.search(message, error_of(r)), (message, error_of(r))
     assert http.get("/collections/demo").json()["count"] == 400
@@ -348,7 +348,9 @@ def test_searches_do_not_wait_for_a_slow_writer(http: TestClient, data: np.ndarr
     result: dict = {}
 
     def write() -> None:
-        result["r"] = http.post("/collections/demo/add", json={"vectors": data[:3].tolist(), "ids": ["a", "b", "c"]}, headers=AUTH)
+        result["r"] = http.post(
+            "/collections/demo/add", json={"vectors": data[:3].tolist(), "ids": ["a", "b", "c"]}, headers=AUTH
+        )
 
     writer = threading.Thread(target=write)
     writer.start()

@@ -11,8 +11,6 @@ ids and metadata entries as vectors, which JSON Schema cannot say.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings

@@ -46,7 +46,9 @@ def test_create_add_search_json(files):
     assert "created" in _ok(["create", idx, "--dim", "16", "--spec", "int8+rerank4", "--model", "m", "--train-size", "200"])
     out = _ok(["add", idx, str(tmp / "v.npy"), "--metadata", str(tmp / "m.jsonl"), "--batch-size", "250", "--model", "m"])
     assert "added 600 vectors" in out and "(600 in the collection)" in out
-    out = _ok(["search", idx, "--queries", str(tmp / "q.npy"), "--k", "5", "--filter", '{"pos": "r"}', "--json", str(tmp / "out.json")])
+    out = _ok(
+        ["search", idx, "--queries", str(tmp / "q.npy"), "--k", "5", "--filter", '{"pos": "r"}', "--json", str(tmp / "out.json")]
+    )
     assert "4 queries in" in out
     res = json.loads((tmp / "out.json").read_text())
     assert set(res) == {"ids", "scores"}

@@ -12,7 +12,6 @@ from lowdim.eval import exact_knn, recall_at_k
 from lowdim.store import Collection, CollectionResult
 
 
-
 def test_create_open_round_trip(tmp_path, data, as_ids):
     X, Q = data
     path = tmp_path / "c"
@@ -24,8 +23,17 @@ def test_create_open_round_trip(tmp_path, data, as_ids):
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["format"] == "lowdim.Collection" and manifest["format_version"] == 1
     assert manifest["settings"] == {
-        "dim": 32, "metric": "cosine", "spec": "int8+rerank4", "model": "m", "index": "flat", "train_size": 500,
-        "vector_dtype": "float32", "random_state": 0, "hnsw_m": 32, "ef_construction": 40, "ef_search": 64,
+        "dim": 32,
+        "metric": "cosine",
+        "spec": "int8+rerank4",
+        "model": "m",
+        "index": "flat",
+        "train_size": 500,
+        "vector_dtype": "float32",
+        "random_state": 0,
+        "hnsw_m": 32,
+        "ef_construction": 40,
+        "ef_search": 64,
         "encoder": None,
     }
     assert manifest["counts"]["live"] == 1000
@@ -173,7 +181,9 @@ def test_compact_drops_deleted_rows_and_keeps_results(filled, data, as_ids):
     with Collection.open(path) as col:
         np.testing.assert_array_equal(as_ids(col.search(Q, 10)), as_ids(after))
         assert sorted(p.name for p in (path / "segments").iterdir()) == sorted(
-            f["name"].split("/")[-1] for f in json.loads((path / "manifest.json").read_text())["files"] if f["name"].startswith("segments/")
+            f["name"].split("/")[-1]
+            for f in json.loads((path / "manifest.json").read_text())["files"]
+            if f["name"].startswith("segments/")
         )
 
 
@@ -231,7 +241,9 @@ def test_width_guard_names_both_widths(filled):
 
 def test_bad_ids_and_metadata(filled, data):
     X, _ = data
-    with pytest.raises(ConflictError, match=r"^2 of the 2 ids are already in this collection \(0, 1\); use upsert\(\) to replace them$"):
+    with pytest.raises(
+        ConflictError, match=r"^2 of the 2 ids are already in this collection \(0, 1\); use upsert\(\) to replace them$"
+    ):
         filled.add(X[:2], ids=[0, 1])
     with pytest.raises(ValidationError, match=r"^ids contain duplicates: 'a' appears 2 times$"):
         filled.add(X[:2], ids=["a", "a"])
@@ -249,7 +261,9 @@ def test_bad_ids_and_metadata(filled, data):
         filled.add(X[:1], ids=["p"], metadata=["x"])
     with pytest.raises(ValidationError, match=r"contains NaN or infinity in 1 row\(s\): 0"):
         filled.add(np.full((1, 32), np.nan, np.float32))
-    with pytest.raises(ValidationError, match=r"^metadata\[0\]\['big'\] holds 36893488147419103232, which does not fit in 64 bits"):
+    with pytest.raises(
+        ValidationError, match=r"^metadata\[0\]\['big'\] holds 36893488147419103232, which does not fit in 64 bits"
+    ):
         filled.add(X[:1], ids=["p"], metadata=[{"big": 2**65}])
     with pytest.raises(ValidationError, match=r"^metadata\[0\]\['tags'\] holds -36893488147419103232"):
         filled.add(X[:1], ids=["p"], metadata=[{"tags": ["a", -(2**65)]}])
@@ -304,7 +318,9 @@ def test_search_argument_errors(filled, data):
     _, Q = data
     with pytest.raises(ParameterError, match=r"The 'k' parameter must be an integer >= 1. Got 0."):
         filled.search(Q, 0)
-    with pytest.raises(ParameterError, match=r"The 'ef' parameter applies to collections with index='hnsw'; this one uses index='flat'"):
+    with pytest.raises(
+        ParameterError, match=r"The 'ef' parameter applies to collections with index='hnsw'; this one uses index='flat'"
+    ):
         filled.search(Q, 3, ef=10)
 
 

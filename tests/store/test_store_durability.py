@@ -198,8 +198,10 @@ def test_sigkill_at_random_points_loses_no_acknowledged_write(tmp_path):
             zygote.wait(timeout=30)
         except subprocess.TimeoutExpired:  # pragma: no cover - diagnostics only
             zygote.kill()
-    print(f"{kills} kills, {acked_ops} acknowledged operations, {in_flight_total} kills inside an operation "
-          f"({in_flight_applied} of those had committed), {len(model)} live vectors")
+    print(
+        f"{kills} kills, {acked_ops} acknowledged operations, {in_flight_total} kills inside an operation "
+        f"({in_flight_applied} of those had committed), {len(model)} live vectors"
+    )
     assert kills == 50 and acked_ops >= 100, (kills, acked_ops)
     assert in_flight_total >= 25  # most kills landed inside an operation
     # a writer repairs nothing but leftovers; the final state is the model, and searchable
@@ -240,7 +242,10 @@ def test_truncated_codes_name_the_file_and_check_reencodes(stored, as_ids):
         before = as_ids(col.search(X[:20], 5))
     codes = _files(path, ".codes.npy")[1]
     codes.write_bytes(codes.read_bytes()[:-100])
-    with pytest.raises(FileFormatError, match=rf"^segments/{codes.name} in collection .* is truncated \(.* bytes; expected .*\); run 'lowdim check"):
+    with pytest.raises(
+        FileFormatError,
+        match=rf"^segments/{codes.name} in collection .* is truncated \(.* bytes; expected .*\); run 'lowdim check",
+    ):
         Collection.open(path)
     report = check_collection(path)
     assert report.ok and any(codes.name in p for p in report.problems), report
@@ -281,7 +286,9 @@ def test_truncated_vectors_can_be_dropped(stored, as_ids):
 def test_lost_manifest_is_rebuilt(stored):
     path, _ = stored
     (path / "manifest.json").unlink()
-    with pytest.raises(FileFormatError, match=r"^manifest.json is missing from collection .*; run 'lowdim check .*' to rebuild it"):
+    with pytest.raises(
+        FileFormatError, match=r"^manifest.json is missing from collection .*; run 'lowdim check .*' to rebuild it"
+    ):
         Collection.open(path)
     report = check_collection(path)
     assert report.ok and report.repaired == ["rewrote manifest.json from catalog.sqlite"]
@@ -343,7 +350,9 @@ def test_leftovers_of_interrupted_writes_are_collected(stored):
     assert check_collection(path, repair=False).ok  # leftovers are not damage
     report = check_collection(path)
     assert sorted(report.removed_files) == [
-        "codec-00000097.npz", "segments/00000098.vectors.npy", "segments/00000099.vectors.npy.tmp",
+        "codec-00000097.npz",
+        "segments/00000098.vectors.npy",
+        "segments/00000099.vectors.npy.tmp",
     ]
     assert not (path / "segments" / "00000098.vectors.npy").exists()
 
@@ -364,12 +373,16 @@ _HOLDER = textwrap.dedent(
 
 def test_second_writer_gets_a_clear_error(stored):
     path, X = stored
-    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "LOCKED"
         col = Collection.open(path)
         assert len(col) == 1201  # readers are never blocked
-        with pytest.raises(ConflictError, match=rf"^collection .* is being written by another process \(pid {holder.pid}\); one writer at a time"):
+        with pytest.raises(
+            ConflictError, match=rf"^collection .* is being written by another process \(pid {holder.pid}\); one writer at a time"
+        ):
             col.add(X[:1])
         with pytest.raises(ConflictError, match="being written by another process"):
             col.compact()

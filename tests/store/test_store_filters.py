@@ -142,7 +142,10 @@ def test_selective_filters_use_the_index():
 @pytest.mark.parametrize(
     "flt, message",
     [
-        ({"year": {"$between": [1, 2]}}, r"^unknown filter operator '\$between' on field 'year'; valid operators: \$eq, \$ne, \$lt, \$lte, \$gt, \$gte, \$in, \$nin \(and \$and, \$or to combine filters\)$"),
+        (
+            {"year": {"$between": [1, 2]}},
+            r"^unknown filter operator '\$between' on field 'year'; valid operators: \$eq, \$ne, \$lt, \$lte, \$gt, \$gte, \$in, \$nin \(and \$and, \$or to combine filters\)$",
+        ),
         ({"$not": {"a": 1}}, r"^unknown filter operator '\$not' at the top level; valid operators: \$eq"),
         ({"tag": {"$in": "a"}}, r"^filter operator \$in on 'tag' needs a list of values; got str 'a'$"),
         ({"tag": ["a", "b"]}, r"use \{'tag': \{'\$in': \[...\]\}\} to match any of several values"),
@@ -221,7 +224,7 @@ def test_filter_with_fewer_than_k_matches_pads(filled, data, meta):
     assert 0 < len(want) < 10
     for row in res.ids:
         assert set(v for v in row if v is not None) == want
-        assert list(row[len(want):]) == [None] * (10 - len(want))
+        assert list(row[len(want) :]) == [None] * (10 - len(want))
     none = filled.search(Q[:2], 5, filter={"kind": "absent"})
     assert (none.ids == None).all() and np.isneginf(none.scores).all()  # noqa: E711
 
@@ -280,7 +283,10 @@ def test_with_metadata(filled, data, meta):
 def prop_col(tmp_path_factory):
     rng = np.random.default_rng(11)
     X = (rng.standard_normal((1500, 4)) @ rng.standard_normal((4, 16)) + 0.1 * rng.standard_normal((1500, 16))).astype(np.float32)
-    metas = [{"a": int(rng.integers(0, 50)), "b": str(rng.choice(["x", "y", "z"])), "c": [int(v) for v in rng.integers(0, 9, 2)]} for _ in range(1500)]
+    metas = [
+        {"a": int(rng.integers(0, 50)), "b": str(rng.choice(["x", "y", "z"])), "c": [int(v) for v in rng.integers(0, 9, 2)]}
+        for _ in range(1500)
+    ]
     col = Collection.create(tmp_path_factory.mktemp("prop") / "c", dim=16, spec="binary+rerank4", train_size=500)
     col.add(X, metadata=metas)
     col.delete(list(range(0, 1500, 7)))
@@ -306,4 +312,4 @@ def test_search_returns_min_k_matches_and_only_matches(prop_col, lo, width, bs, 
     got = [v for v in res.ids[0] if v is not None]
     assert len(got) == min(k, len(want)) and set(got) <= want
     assert len(set(got)) == len(got)
-    assert list(res.ids[0, len(got):]) == [None] * (k - len(got))
+    assert list(res.ids[0, len(got) :]) == [None] * (k - len(got))

@@ -25,7 +25,11 @@ def test_text_collection_round_trip(tmp_path, docs):
     path = tmp_path / "t"
     c = Collection.create(path, encoder="all-MiniLM-L6-v2", spec="int8+rerank4", train_size=200)
     assert c.dim == 384 and c.model == "sentence-transformers/all-MiniLM-L6-v2"
-    ids = c.add_texts([d["text"] for d in docs], ids=[d["id"] for d in docs], metadata=[{"pos": d["pos"], "lexname": d["lexname"]} for d in docs])
+    ids = c.add_texts(
+        [d["text"] for d in docs],
+        ids=[d["id"] for d in docs],
+        metadata=[{"pos": d["pos"], "lexname": d["lexname"]} for d in docs],
+    )
     assert ids == [d["id"] for d in docs]
     # a gloss finds itself
     res = c.search_text([docs[5]["text"], docs[77]["text"]], 3)
@@ -46,7 +50,10 @@ def test_text_collection_round_trip(tmp_path, docs):
 
 def test_model_guard_on_text_collections(tmp_path, docs):
     c = Collection.create(tmp_path / "t", encoder="all-MiniLM-L6-v2", spec="f16")
-    with pytest.raises(ValidationError, match=r"vectors from model 'other-model' do not fit this collection \(model sentence-transformers/all-MiniLM-L6-v2\)"):
+    with pytest.raises(
+        ValidationError,
+        match=r"vectors from model 'other-model' do not fit this collection \(model sentence-transformers/all-MiniLM-L6-v2\)",
+    ):
         c.add(np.ones((1, 384), np.float32), model="other-model")
     with pytest.raises(ParameterError, match="dim=768 contradicts encoder 'all-MiniLM-L6-v2', whose vectors have 384 dimensions"):
         Collection.create(tmp_path / "u", dim=768, encoder="all-MiniLM-L6-v2")
@@ -64,7 +71,9 @@ def test_text_cli(tmp_path, docs):
     src = tmp_path / "docs.jsonl"
     src.write_text("".join(json.dumps(d) + "\n" for d in docs[:120]))
     path = tmp_path / "idx"
-    r = runner.invoke(app, ["create", str(path), "--encoder", "all-MiniLM-L6-v2", "--spec", "binary+rerank10", "--train-size", "100"])
+    r = runner.invoke(
+        app, ["create", str(path), "--encoder", "all-MiniLM-L6-v2", "--spec", "binary+rerank10", "--train-size", "100"]
+    )
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["add", str(path), "--texts", str(src), "--field", "text", "--id-field", "id"])
     assert r.exit_code == 0, r.output

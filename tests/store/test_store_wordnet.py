@@ -101,7 +101,9 @@ def test_resident_memory_is_codes_not_vectors(collections, wordnet, tmp_path):
     """Measured in a fresh process: private (anonymous) RSS grows by the codes and ids, not the float vectors."""
     path = collections["binary+rerank10"].path
     np.save(tmp_path / "q.npy", wordnet.queries)
-    out = subprocess.run([sys.executable, "-c", _PROBE, str(path), str(tmp_path / "q.npy")], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(path), str(tmp_path / "q.npy")], capture_output=True, text=True, check=True
+    )
     m = json.loads(out.stdout.strip().splitlines()[-1])
     float_bytes = 116_697 * 384 * 4
     ids_bytes = 116_697 * 9

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -21,15 +20,23 @@ def bundled_sample() -> Path:
     return Path(str(resources.files("lowdim") / "data" / "wordnet5k"))
 
 
-def _run(data, specs: str, k: int, metric: str, json_out: Optional[Path], plot: Optional[Path], faiss: bool, n_single: int, train_size: int) -> None:
+def _run(
+    data, specs: str, k: int, metric: str, json_out: Path | None, plot: Path | None, faiss: bool, n_single: int, train_size: int
+) -> None:
     from . import bench_table, plot_tradeoff, run_bench
 
     console = Console()
     if not console.is_terminal:
         console = Console(width=170)  # a log file gets the whole table, not an 80-column squeeze
     report = run_bench(
-        data, _split_specs(specs), k=k, metric=metric, with_faiss=faiss, n_single=n_single,
-        train_size=train_size, progress=console.is_terminal,
+        data,
+        _split_specs(specs),
+        k=k,
+        metric=metric,
+        with_faiss=faiss,
+        n_single=n_single,
+        train_size=train_size,
+        progress=console.is_terminal,
     )
     console.print(bench_table(report))
     if json_out is not None:
@@ -43,15 +50,20 @@ def _run(data, specs: str, k: int, metric: str, json_out: Optional[Path], plot: 
 def register(app: typer.Typer) -> None:
     @app.command()
     def bench(
-        data: Path = typer.Argument(..., help="Folder with corpus.npy/corpus.f16.npy/base.npy + queries.npy (+ gt_top100.npy), or one .npy/.fvecs/.hdf5/.parquet file."),
-        queries: Optional[Path] = typer.Option(None, "--queries", "-q", help="Query vectors file (overrides the folder's)."),
-        qrels: Optional[Path] = typer.Option(None, "--qrels", help="queries.jsonl with relevant_doc_ids, for nDCG@10."),
-        gt: Optional[Path] = typer.Option(None, "--gt", help="Exact neighbour ids (n_queries, >=k); computed in blocks when absent."),
+        data: Path = typer.Argument(
+            ...,
+            help="Folder with corpus.npy/corpus.f16.npy/base.npy + queries.npy (+ gt_top100.npy), or one .npy/.fvecs/.hdf5/.parquet file.",
+        ),
+        queries: Path | None = typer.Option(None, "--queries", "-q", help="Query vectors file (overrides the folder's)."),
+        qrels: Path | None = typer.Option(None, "--qrels", help="queries.jsonl with relevant_doc_ids, for nDCG@10."),
+        gt: Path | None = typer.Option(
+            None, "--gt", help="Exact neighbour ids (n_queries, >=k); computed in blocks when absent."
+        ),
         specs: str = typer.Option(DEFAULT_SPECS, "--specs", "-s", help="Comma-separated spec strings."),
         k: int = typer.Option(10, "--k", "-k", help="recall@k against exact top-k."),
         metric: str = typer.Option("cosine", "--metric", "-m", help="cosine, ip or l2."),
-        json_out: Optional[Path] = typer.Option(None, "--json", help="Write results as JSON here."),
-        plot: Optional[Path] = typer.Option(None, "--plot", help="Write the recall/bytes plot (PNG) here."),
+        json_out: Path | None = typer.Option(None, "--json", help="Write results as JSON here."),
+        plot: Path | None = typer.Option(None, "--plot", help="Write the recall/bytes plot (PNG) here."),
         faiss: bool = typer.Option(True, "--faiss/--no-faiss", help="Run FAISS's equivalents in the same run."),
         n_single: int = typer.Option(200, "--single-queries", help="Queries timed one at a time."),
         train_size: int = typer.Option(100_000, "--train-size", help="Rows sampled to train codecs (same for FAISS)."),
@@ -66,7 +78,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def demo(
-        out: Path = typer.Option(Path("lowdim-demo"), "--out", "-o", help="Folder for the collection, report.json, plan.json and pareto.png."),
+        out: Path = typer.Option(
+            Path("lowdim-demo"), "--out", "-o", help="Folder for the collection, report.json, plan.json and pareto.png."
+        ),
         target_recall: float = typer.Option(0.95, "--target-recall", help="recall@10 the planned spec must keep."),
         bench: bool = typer.Option(False, "--bench", help="Instead: bench the bundled 5,000-vector sample next to FAISS."),
     ) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -45,7 +45,14 @@ def plot_tradeoff(results: Sequence, path: str | Path, *, k: int = 10, title: st
         ax.scatter([r.ram_bytes_per_vector for r in rows], [r.recall for r in rows], label=engine, s=40, **style)
         for r in rows:
             label = r.spec if engine == "lowdim" else (r.equivalent or r.spec)
-            ax.annotate(label, (r.ram_bytes_per_vector, r.recall), textcoords="offset points", xytext=(4, 4), fontsize=7, color=style["color"])
+            ax.annotate(
+                label,
+                (r.ram_bytes_per_vector, r.recall),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=7,
+                color=style["color"],
+            )
     pts = [(r.ram_bytes_per_vector, r.recall) for r in results]
     front = pareto_front(pts)
     if front:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import faiss
 import numpy as np
@@ -127,10 +128,16 @@ class _Progress:
         if enabled:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self._bar = Progress(TextColumn("{task.description:<40}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), transient=True)
+            self._bar = Progress(
+                TextColumn("{task.description:<40}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                transient=True,
+            )
             self._task = self._bar.add_task("bench", total=total)
 
-    def __enter__(self) -> "_Progress":
+    def __enter__(self) -> _Progress:
         if self._bar is not None:
             self._bar.__enter__()
         return self
@@ -214,12 +221,37 @@ def run_bench(
     disk_itemsize = corpus.dtype.itemsize
     results: list[BenchResult] = []
 
-    def measure(engine: str, spec_str: str, ids: np.ndarray, ram: float, disk: float, qb: float, qs: float, fit_s: float, enc: float, equiv: str | None) -> BenchResult:
+    def measure(
+        engine: str,
+        spec_str: str,
+        ids: np.ndarray,
+        ram: float,
+        disk: float,
+        qb: float,
+        qs: float,
+        fit_s: float,
+        enc: float,
+        equiv: str | None,
+    ) -> BenchResult:
         from ..eval import recall_per_query
 
         rec = recall_at_k(ids, gt, k)
         nd = ndcg_at_k(ids, data.qrels, 10) if data.qrels is not None else None
-        return BenchResult(engine, spec_str, float(rec), None if nd is None else float(nd), float(ram), float(disk), float(qb), float(qs), float(fit_s), float(enc), equiv, None, recall_per_query(ids, gt, k).tolist())
+        return BenchResult(
+            engine,
+            spec_str,
+            float(rec),
+            None if nd is None else float(nd),
+            float(ram),
+            float(disk),
+            float(qb),
+            float(qs),
+            float(fit_s),
+            float(enc),
+            equiv,
+            None,
+            recall_per_query(ids, gt, k).tolist(),
+        )
 
     with _Progress(progress, total=len(parsed) * (2 if with_faiss else 1)) as bar:
         for spec in parsed:
@@ -241,7 +273,7 @@ def run_bench(
                 t = time.perf_counter()
                 res = index.search(queries, k)
                 qb = len(queries) / max(time.perf_counter() - t, 1e-9)
-                qs = _time_single(lambda q: index.search(q, k), queries, n_single)
+                qs = _time_single(lambda q, index=index: index.search(q, k), queries, n_single)
             disk = disk_itemsize * d if spec.rerank else 0.0
             ours = measure("lowdim", name, res.ids, pipe.code_size, disk, qb, qs, fit_s, enc, None)
             results.append(ours)
@@ -267,8 +299,10 @@ def run_bench(
                 t = time.perf_counter()
                 _, fI = cand.search(Qf, k)
                 fqb = len(Qf) / max(time.perf_counter() - t, 1e-9)
-                fqs = _time_single(lambda q: cand.search(q, k), Qf, n_single)
-            theirs = measure("faiss", name, np.asarray(fI, np.int64), cand.ram_bytes_per_vector(), 0.0, fqb, fqs, ffit, fenc, cand.name)
+                fqs = _time_single(lambda q, cand=cand: cand.search(q, k), Qf, n_single)
+            theirs = measure(
+                "faiss", name, np.asarray(fI, np.int64), cand.ram_bytes_per_vector(), 0.0, fqb, fqs, ffit, fenc, cand.name
+            )
             ours.equivalent = cand.name
             ours.qps_batch_ratio = ours.qps_batch / max(theirs.qps_batch, 1e-9)
             results.append(theirs)

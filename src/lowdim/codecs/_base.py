@@ -59,9 +59,7 @@ def read_npz(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         raise FileFormatError(f"codec file {path} has a corrupt header: {exc}") from None
     version = meta.get("format_version")
     if version != FORMAT_VERSION:
-        raise FileFormatError(
-            f"codec file {path} has format version {version}; this lowdim reads version {FORMAT_VERSION}"
-        )
+        raise FileFormatError(f"codec file {path} has format version {version}; this lowdim reads version {FORMAT_VERSION}")
     return meta, arrays
 
 
@@ -120,7 +118,7 @@ class Codec(ABC):
         self.n_features_in_ = int(state["n_features_in_"])
         self._after_load()
 
-    def _after_load(self) -> None:
+    def _after_load(self) -> None:  # noqa: B027 (a hook: most codecs derive nothing)
         """Rebuild derived (unsaved) helpers after :meth:`set_state`."""
 
 
@@ -131,7 +129,7 @@ class Transform(Codec):
     n_features_out_: int
 
     @abstractmethod
-    def fit(self, X: Any) -> "Transform":
+    def fit(self, X: Any) -> Transform:
         """Learn the fitted state from (n, d) float vectors; returns self."""
 
     @abstractmethod
@@ -162,7 +160,7 @@ class Quantizer(Codec):
     kind: ClassVar[str] = "quantizer"
 
     @abstractmethod
-    def fit(self, X: Any) -> "Quantizer":
+    def fit(self, X: Any) -> Quantizer:
         """Learn the fitted state from (n, d) float vectors; returns self."""
 
     @abstractmethod
@@ -194,9 +192,7 @@ class Quantizer(Codec):
         if arr.dtype != np.uint8:
             raise DTypeError(f"{name} have dtype {arr.dtype}; expected uint8 codes from encode()")
         if arr.ndim != 2 or arr.shape[1] != self.code_size:
-            raise DimensionError(
-                f"{name} have shape {arr.shape}; expected (n, {self.code_size}) for this {self.to_spec()} codec"
-            )
+            raise DimensionError(f"{name} have shape {arr.shape}; expected (n, {self.code_size}) for this {self.to_spec()} codec")
         return np.ascontiguousarray(arr)
 
 
@@ -207,7 +203,7 @@ class quiet_native_stderr:
     warn when PQ has too few training vectors.
     """
 
-    def __enter__(self) -> "quiet_native_stderr":
+    def __enter__(self) -> quiet_native_stderr:
         import sys
 
         try:

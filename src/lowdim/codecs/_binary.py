@@ -69,7 +69,7 @@ class ResidualBinary(Quantizer):
     def code_size_for(self, d: int) -> int:
         return self.levels * _padded(d) // 8
 
-    def fit(self, X: Any) -> "ResidualBinary":
+    def fit(self, X: Any) -> ResidualBinary:
         check_positive_int(self.levels, "levels", owner=type(self).__name__)
         check_positive_int(self.max_train, "max_train", owner=type(self).__name__)
         X = check_embeddings(X)

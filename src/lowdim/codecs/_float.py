@@ -28,7 +28,7 @@ class Float32(Quantizer):
 
     keyword = "f32"
 
-    def fit(self, X: Any) -> "Float32":
+    def fit(self, X: Any) -> Float32:
         from ..validation import check_embeddings
 
         self.n_features_in_ = check_embeddings(X).shape[1]
@@ -67,7 +67,7 @@ class Float16(Quantizer):
 
     keyword = "f16"
 
-    def fit(self, X: Any) -> "Float16":
+    def fit(self, X: Any) -> Float16:
         from ..validation import check_embeddings
 
         self.n_features_in_ = check_embeddings(X).shape[1]

@@ -43,11 +43,9 @@ class Matryoshka(Transform):
 
     def check_width(self, d: int) -> None:
         if self.n_components > d:
-            raise ParameterError(
-                f"The 'n_components' parameter of mrl must be at most n_features={d}. Got {self.n_components}."
-            )
+            raise ParameterError(f"The 'n_components' parameter of mrl must be at most n_features={d}. Got {self.n_components}.")
 
-    def fit(self, X: Any) -> "Matryoshka":
+    def fit(self, X: Any) -> Matryoshka:
         check_positive_int(self.n_components, "n_components", owner="mrl")
         X = check_embeddings(X)
         self.check_width(X.shape[1])

@@ -61,11 +61,9 @@ class PCA(Transform):
 
     def check_width(self, d: int) -> None:
         if self.n_components > d:
-            raise ParameterError(
-                f"The 'n_components' parameter of pca must be at most n_features={d}. Got {self.n_components}."
-            )
+            raise ParameterError(f"The 'n_components' parameter of pca must be at most n_features={d}. Got {self.n_components}.")
 
-    def fit(self, X: Any) -> "PCA":
+    def fit(self, X: Any) -> PCA:
         from sklearn.decomposition import PCA as _SkPCA
 
         check_positive_int(self.n_components, "n_components", owner="pca")

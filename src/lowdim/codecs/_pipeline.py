@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from .._version import __version__
 from ..exceptions import FileFormatError, NotFittedError, ParameterError
-from ..spec import Spec, SpecLike, StageSpec, parse_spec
+from ..spec import SpecLike, StageSpec, parse_spec
 from ..validation import check_choice, check_embeddings, check_positive_int
 from ._base import FORMAT_VERSION, Codec, Quantizer, Transform, read_npz, write_npz
 from ._binary import Binary, Hamming, ResidualBinary
@@ -154,7 +155,7 @@ class Pipeline:
             X = X / np.where(norms > 0, norms, 1.0)
         return X
 
-    def fit(self, X: Any) -> "Pipeline":
+    def fit(self, X: Any) -> Pipeline:
         """Fit every stage on (a seeded sample of at most ``max_train`` rows of) ``X`` (n, d)."""
         if isinstance(X, np.ndarray) and X.ndim == 2 and len(X) > self.max_train:
             rng = np.random.default_rng(self.random_state)
@@ -225,7 +226,7 @@ class Pipeline:
         return write_npz(path, meta, arrays)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Pipeline":
+    def load(cls, path: str | Path) -> Pipeline:
         """Read a pipeline written by :meth:`save`; it encodes exactly as before."""
         meta, arrays = read_npz(path)
         if meta.get("kind") != "lowdim.Pipeline":

@@ -64,7 +64,7 @@ class ProductQuantizer(Quantizer):
                 f"Valid values include {', '.join(map(str, divisors[-8:]))}."
             )
 
-    def fit(self, X: Any) -> "ProductQuantizer":
+    def fit(self, X: Any) -> ProductQuantizer:
         check_positive_int(self.m, "m", owner="PQ")
         if self.nbits not in (4, 8):
             raise ParameterError(f"The 'nbits' parameter of PQ must be 4 or 8. Got {self.nbits!r}.")

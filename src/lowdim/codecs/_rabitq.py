@@ -91,7 +91,7 @@ class RaBitQ(Quantizer):
         if isinstance(self.query_bits, bool) or self.query_bits not in range(0, 9):
             raise ParameterError(f"The 'query_bits' parameter of RaBitQ must be an integer in 0..8. Got {self.query_bits!r}.")
 
-    def fit(self, X: Any) -> "RaBitQ":
+    def fit(self, X: Any) -> RaBitQ:
         self._check_params()
         X = check_embeddings(X)
         index = faiss.IndexRaBitQ(X.shape[1], faiss_metric(self.metric), int(self.bits))

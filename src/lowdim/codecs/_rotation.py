@@ -64,7 +64,7 @@ class OPQ(Rotation):
         if d % self.m:
             raise ParameterError(f"The 'm' parameter of opq must divide n_features={d}. Got {self.m}.")
 
-    def fit(self, X: Any) -> "OPQ":
+    def fit(self, X: Any) -> OPQ:
         check_positive_int(self.m, "m", owner="opq")
         X = check_embeddings(X)
         self.check_width(X.shape[1])
@@ -108,7 +108,7 @@ class ITQ(Rotation):
     def to_spec(self) -> str:
         return "itq"
 
-    def fit(self, X: Any) -> "ITQ":
+    def fit(self, X: Any) -> ITQ:
         check_positive_int(self.n_iter, "n_iter", owner="itq")
         X = check_embeddings(X)
         V = _subsample(X, self.max_train, self.random_state)

@@ -45,7 +45,7 @@ class SparseRandomProjection(Transform):
     def output_dim(self, d: int) -> int:
         return self.n_components
 
-    def fit(self, X: Any) -> "SparseRandomProjection":
+    def fit(self, X: Any) -> SparseRandomProjection:
         from sklearn.random_projection import SparseRandomProjection as _SkRP
 
         check_positive_int(self.n_components, "n_components", owner="rp")

@@ -67,7 +67,7 @@ class ScalarQuantizer(Quantizer):
         code = np.minimum(np.floor(levels * t), levels)
         return vmin + (code + 0.5) / levels * vdiff
 
-    def fit(self, X: Any) -> "ScalarQuantizer":
+    def fit(self, X: Any) -> ScalarQuantizer:
         if self.bits not in _QTYPES:
             from ..exceptions import ParameterError
 

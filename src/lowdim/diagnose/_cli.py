@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import numpy as np
 import typer
@@ -22,9 +22,7 @@ __all__ = ["register"]
 
 def register(app: typer.Typer) -> None:
     """Add the ``inspect`` command to ``app``."""
-    app.command("inspect", help="Diagnose a vector collection: norms, intrinsic dimension, spectrum, hubness.")(
-        inspect
-    )
+    app.command("inspect", help="Diagnose a vector collection: norms, intrinsic dimension, spectrum, hubness.")(inspect)
 
 
 def _load(path: Path) -> tuple[np.ndarray, Path]:
@@ -78,12 +76,8 @@ def inspect(
         typer.Argument(help="A vector file (.npy, .fvecs, .hdf5, ...) or a data-set folder (corpus.npy, base.npy, ...)."),
     ],
     sample: Annotated[int, typer.Option(help="Rows sampled for intrinsic dimension, spectrum and hubness.")] = 20000,
-    plot: Annotated[
-        Optional[Path], typer.Option("--plot", help="Write the PCA spectrum as a PNG here.", metavar="PNG")
-    ] = None,
-    json_path: Annotated[
-        Optional[Path], typer.Option("--json", help="Write the diagnosis as JSON here.", metavar="JSON")
-    ] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write the PCA spectrum as a PNG here.", metavar="PNG")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the diagnosis as JSON here.", metavar="JSON")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 0,
 ) -> None:
     """Diagnose DATA and print the results with warnings and recommendations."""

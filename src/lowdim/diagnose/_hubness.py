@@ -51,9 +51,7 @@ def hubness_from_indices(idx: np.ndarray) -> Hubness:
     centred = counts - counts.mean()
     std = float(np.sqrt(np.mean(centred**2)))
     skew = float(np.mean(centred**3)) / std**3 if std > 0 else 0.0
-    return Hubness(
-        k=int(k), skewness=skew, antihub_share=float(np.mean(counts == 0)), max_occurrence=int(counts.max())
-    )
+    return Hubness(k=int(k), skewness=skew, antihub_share=float(np.mean(counts == 0)), max_occurrence=int(counts.max()))
 
 
 def hubness(X: Any, *, k: int = 10) -> Hubness:

@@ -61,9 +61,7 @@ def block_rows(d: int) -> int:
     return max(1, _BLOCK_FLOATS // max(d, 1))
 
 
-def iter_blocks(
-    X: np.ndarray, *, name: str = "X", rows: int | None = None
-) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+def iter_blocks(X: np.ndarray, *, name: str = "X", rows: int | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """Yield ``(start, raw, block)`` over consecutive row blocks of ``X``.
 
     ``raw`` is the block in the stored dtype (C-contiguous), ``block`` the same rows

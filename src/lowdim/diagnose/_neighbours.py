@@ -24,9 +24,7 @@ def distinct_rows(S: np.ndarray) -> np.ndarray:
     return S[~mask] if mask.any() else S
 
 
-def self_knn(
-    S: np.ndarray, k: int, *, advance: Callable[[int], None] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def self_knn(S: np.ndarray, k: int, *, advance: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Exact Euclidean k-NN of every row of ``S`` among the other rows.
 
     Parameters

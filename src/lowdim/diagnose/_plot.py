@@ -48,8 +48,7 @@ def plot_spectrum(diagnosis: Diagnosis, path: str | PathLike[str]) -> Path:
 
     if not isinstance(diagnosis, Diagnosis):
         raise ParameterError(
-            f"The 'diagnosis' parameter of plot_spectrum must be a Diagnosis from diagnose(). "
-            f"Got {type(diagnosis).__name__}."
+            f"The 'diagnosis' parameter of plot_spectrum must be a Diagnosis from diagnose(). Got {type(diagnosis).__name__}."
         )
     path = Path(path)
     if not path.parent.is_dir():
@@ -79,9 +78,7 @@ def plot_spectrum(diagnosis: Diagnosis, path: str | PathLike[str]) -> Path:
         if math.isfinite(x) and x >= 1:
             ax.axvline(x, color=colour, ls=style, lw=1.2, label=label)
     ax.legend(loc="upper left", fontsize=8)
-    ax.set_title(
-        f"PCA spectrum of {diagnosis.n:,} x {diagnosis.d} ({diagnosis.dtype}), sample {diagnosis.sample_size:,}"
-    )
+    ax.set_title(f"PCA spectrum of {diagnosis.n:,} x {diagnosis.d} ({diagnosis.dtype}), sample {diagnosis.sample_size:,}")
     fig.tight_layout()
     fig.savefig(path, format="png")
     return path

@@ -30,9 +30,7 @@ def register(app: typer.Typer) -> None:
         layers: int | None = typer.Option(
             None, "--layers", help="Early exit: run only the first N transformer layers (faster, less accurate)."
         ),
-        resume: bool = typer.Option(
-            True, "--resume/--no-resume", help="Continue an interrupted run from its last saved chunk."
-        ),
+        resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue an interrupted run from its last saved chunk."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     ) -> None:
         """Embed a text file into a .npy of float32 vectors (offline; resumable)."""

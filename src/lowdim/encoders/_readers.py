@@ -124,8 +124,7 @@ def read_texts(path: str | os.PathLike[str], *, field: str | None = None) -> lis
     suffix = path.suffix.lower()
     if suffix not in TEXT_FORMATS:
         raise FileFormatError(
-            f"{path.name}: unsupported text file type {path.suffix or '(no suffix)'!r}; "
-            f"expected one of {', '.join(TEXT_FORMATS)}"
+            f"{path.name}: unsupported text file type {path.suffix or '(no suffix)'!r}; expected one of {', '.join(TEXT_FORMATS)}"
         )
     if not path.is_file():
         raise FileFormatError(f"input file not found: {path}")

@@ -64,9 +64,7 @@ def resolve_model(model: str | os.PathLike[str]) -> tuple[Path, str]:
     'sentence-transformers/all-MiniLM-L6-v2'
     """
     if not isinstance(model, (str, os.PathLike)):
-        raise ParameterError(
-            f"The 'model' parameter of TextEncoder must be a model name or a directory path. Got {model!r}."
-        )
+        raise ParameterError(f"The 'model' parameter of TextEncoder must be a model name or a directory path. Got {model!r}.")
     text = os.fspath(model)
     if text in _BUNDLED_ALIASES:
         return _bundled_model_dir(), BUNDLED_MODEL
@@ -122,8 +120,7 @@ def _find_layer_list(hf_model: Any) -> tuple[Any, str, Any]:
 def _check_texts(texts: Any) -> list[str]:
     if isinstance(texts, (str, bytes)):
         raise DTypeError(
-            f"texts is a single {type(texts).__name__}; expected a sequence of str. "
-            f"Wrap one text in a list: encode([text])."
+            f"texts is a single {type(texts).__name__}; expected a sequence of str. Wrap one text in a list: encode([text])."
         )
     if isinstance(texts, np.ndarray):
         texts = texts.tolist()

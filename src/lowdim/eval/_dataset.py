@@ -6,7 +6,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +24,7 @@ QRELS_FILES = ("queries.jsonl",)
 # ann-benchmarks' "distance" attribute -> our metric names.
 _ANN_METRICS = {"angular": "cosine", "cosine": "cosine", "euclidean": "l2", "l2": "l2", "dot": "ip", "ip": "ip"}
 
-ArrayOrPath = Union[PathLike, np.ndarray]
+ArrayOrPath = PathLike | np.ndarray
 
 
 @dataclass
@@ -50,11 +50,11 @@ class Dataset:
 
     corpus: np.ndarray
     queries: np.ndarray
-    gt: Optional[np.ndarray] = None
-    qrels: Optional[list[np.ndarray]] = None
+    gt: np.ndarray | None = None
+    qrels: list[np.ndarray] | None = None
     name: str = ""
     paths: dict[str, Path] = field(default_factory=dict)
-    metric: Optional[str] = None
+    metric: str | None = None
 
     @property
     def n(self) -> int:
@@ -190,9 +190,7 @@ def load_dataset(
         corpus_path = _find(root, CORPUS_FILES)
         if corpus_path is None:
             present = ", ".join(sorted(p.name for p in root.iterdir())[:12]) or "(empty)"
-            raise FileFormatError(
-                f"{root} holds no corpus file; looked for {', '.join(CORPUS_FILES)}. It holds: {present}"
-            )
+            raise FileFormatError(f"{root} holds no corpus file; looked for {', '.join(CORPUS_FILES)}. It holds: {present}")
         paths["corpus"] = corpus_path
         corpus = read_vectors(corpus_path)
         found_q = _find(root, QUERY_FILES)

@@ -166,8 +166,7 @@ def exact_knn(
                 bad = start + np.flatnonzero(~np.isfinite(B).all(axis=1))
                 shown = ", ".join(str(int(r)) for r in bad[:5])
                 raise ValidationError(
-                    f"corpus contains NaN or infinity in {len(bad)} row(s) between {start} and "
-                    f"{stop - 1}: {shown}"
+                    f"corpus contains NaN or infinity in {len(bad)} row(s) between {start} and {stop - 1}: {shown}"
                 )
             if metric == "cosine":
                 norms = np.sqrt(np.einsum("ij,ij->i", B, B))

@@ -14,7 +14,7 @@ A document returned twice in one row counts once, at its first (best) rank.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +33,7 @@ __all__ = [
 
 #: Relevant ids per query: a sequence (one array/list/set of ids per query), a 1-D
 #: int array (one relevant id per query), or a 2-D int array padded with -1.
-Qrels = Union[Sequence[Iterable[int]], np.ndarray]
+Qrels = Sequence[Iterable[int]] | np.ndarray
 
 
 def _check_ids(ids: Any, name: str, k: int | None = None) -> np.ndarray:
@@ -146,9 +146,7 @@ def _as_qrels(qrels: Any, n_queries: int) -> list[np.ndarray]:
                 f"a padded (n_queries, m) array or a list of id collections"
             )
     elif isinstance(qrels, (str, bytes)) or not isinstance(qrels, Iterable):
-        raise DTypeError(
-            f"qrels must be a sequence of per-query id collections or an int array; got {type(qrels).__name__}"
-        )
+        raise DTypeError(f"qrels must be a sequence of per-query id collections or an int array; got {type(qrels).__name__}")
     else:
         rows = list(qrels)
     if len(rows) != n_queries:

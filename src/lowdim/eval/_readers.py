@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Union
+from typing import Any, Union
 
 import numpy as np
 
@@ -56,9 +57,7 @@ def _suffix(p: Path) -> str:
 
 
 def _unsupported(p: Path, supported: tuple[str, ...]) -> FileFormatError:
-    return FileFormatError(
-        f"{p.name}: unsupported extension {p.suffix or '(none)'!r}; supported: {', '.join(supported)}"
-    )
+    return FileFormatError(f"{p.name}: unsupported extension {p.suffix or '(none)'!r}; supported: {', '.join(supported)}")
 
 
 # ---------------------------------------------------------------- .npy
@@ -131,9 +130,7 @@ def _import_h5py() -> Any:
     try:
         import h5py
     except ImportError:
-        raise MissingDependencyError(
-            "reading .hdf5 files needs h5py; install it with: pip install 'lowdim[io]'"
-        ) from None
+        raise MissingDependencyError("reading .hdf5 files needs h5py; install it with: pip install 'lowdim[io]'") from None
     return h5py
 
 
@@ -184,9 +181,7 @@ def _read_parquet(p: Path, column: str | None, *, mmap: bool) -> np.ndarray:
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
     except ImportError:
-        raise MissingDependencyError(
-            "reading .parquet files needs pyarrow; install it with: pip install 'lowdim[io]'"
-        ) from None
+        raise MissingDependencyError("reading .parquet files needs pyarrow; install it with: pip install 'lowdim[io]'") from None
     try:
         schema = pq.read_schema(p, memory_map=mmap)
     except (pa.ArrowException, OSError) as exc:
@@ -218,9 +213,7 @@ def _read_parquet(p: Path, column: str | None, *, mmap: bool) -> np.ndarray:
     n = len(arr)
     if arr.null_count:
         rows = np.flatnonzero(arr.is_null().to_numpy(zero_copy_only=False))
-        raise FileFormatError(
-            f"{p.name}: column {column!r} has {arr.null_count} null row(s), first at {rows[:5].tolist()}"
-        )
+        raise FileFormatError(f"{p.name}: column {column!r} has {arr.null_count} null row(s), first at {rows[:5].tolist()}")
     if n == 0:
         raise FileFormatError(f"{p.name}: column {column!r} has no rows")
     lengths = pc.list_value_length(arr).to_numpy(zero_copy_only=False)
@@ -293,13 +286,9 @@ def read_vectors(
     if ext not in SUPPORTED_EXTENSIONS:
         raise _unsupported(p, SUPPORTED_EXTENSIONS)
     if dataset is not None and ext not in (".hdf5", ".h5"):
-        raise ParameterError(
-            f"The 'dataset' parameter of read_vectors applies to .hdf5 files only; {p.name} is {ext}"
-        )
+        raise ParameterError(f"The 'dataset' parameter of read_vectors applies to .hdf5 files only; {p.name} is {ext}")
     if column is not None and ext != ".parquet":
-        raise ParameterError(
-            f"The 'column' parameter of read_vectors applies to .parquet files only; {p.name} is {ext}"
-        )
+        raise ParameterError(f"The 'column' parameter of read_vectors applies to .parquet files only; {p.name} is {ext}")
     if ext == ".npy":
         arr = _read_npy(p, mmap=mmap)
     elif ext in _VECS_DTYPES:

@@ -92,7 +92,7 @@ class Candidate:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Candidate":
+    def from_dict(cls, data: dict[str, Any]) -> Candidate:
         """Rebuild a candidate from :meth:`to_dict` output."""
         return cls(
             spec=data["spec"],

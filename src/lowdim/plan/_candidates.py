@@ -90,7 +90,7 @@ class CandidateSpec:
     why: str = ""
 
     @classmethod
-    def make(cls, spec: str, d: int, family: str, why: str = "") -> "CandidateSpec":
+    def make(cls, spec: str, d: int, family: str, why: str = "") -> CandidateSpec:
         parsed = parse_spec(spec)
         return cls(parsed.to_spec(), family, parsed.bytes_per_vector(d), why)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -18,9 +18,7 @@ __all__ = ["register", "pareto_table"]
 
 def register(app: typer.Typer) -> None:
     """Add the ``plan`` command to ``app``."""
-    app.command("plan", help="Find the smallest compression that meets a recall target on DATA, with the evidence.")(
-        plan_command
-    )
+    app.command("plan", help="Find the smallest compression that meets a recall target on DATA, with the evidence.")(plan_command)
 
 
 def pareto_table(p) -> Table:
@@ -54,9 +52,14 @@ def pareto_table(p) -> Table:
     if rec is not None and all(c is not rec for c in p.pareto):
         lo, hi = rec.recall_ci  # faster than a front point of equal bytes, or chosen for min_qps
         t.add_row(
-            escape(rec.spec), f"{rec.ram_bytes_per_vector:,}", f"{4 * p.d / rec.ram_bytes_per_vector:.0f}x",
-            f"{rec.recall:.4f}", f"{lo:.4f}-{hi:.4f}", f"{rec.qps_batch:,.0f}",
-            f"{rec.rerank * p.k}" if rec.rerank else "0", "[bold green]recommended[/]",
+            escape(rec.spec),
+            f"{rec.ram_bytes_per_vector:,}",
+            f"{4 * p.d / rec.ram_bytes_per_vector:.0f}x",
+            f"{rec.recall:.4f}",
+            f"{lo:.4f}-{hi:.4f}",
+            f"{rec.qps_batch:,.0f}",
+            f"{rec.rerank * p.k}" if rec.rerank else "0",
+            "[bold green]recommended[/]",
         )
     return t
 
@@ -64,26 +67,31 @@ def pareto_table(p) -> Table:
 def plan_command(
     data: Annotated[
         Path,
-        typer.Argument(help="A data-set folder (corpus.npy/corpus.f16.npy/base.npy [+ queries.npy, gt_top100.npy]) or a vector file."),
+        typer.Argument(
+            help="A data-set folder (corpus.npy/corpus.f16.npy/base.npy [+ queries.npy, gt_top100.npy]) or a vector file."
+        ),
     ],
     target_recall: Annotated[float, typer.Option("--target-recall", "-t", help="recall@k to reach, in (0, 1].")] = 0.95,
     k: Annotated[int, typer.Option("--k", "-k", help="Neighbours per query.")] = 10,
     queries: Annotated[
-        Optional[Path], typer.Option("--queries", "-q", help="Query vectors; without them (and none in DATA) corpus rows are held out.")
+        Path | None,
+        typer.Option("--queries", "-q", help="Query vectors; without them (and none in DATA) corpus rows are held out."),
     ] = None,
-    gt: Annotated[Optional[Path], typer.Option("--gt", help="Exact neighbour ids of the queries (n_queries, >= k).")] = None,
-    max_rerank: Annotated[int, typer.Option("--max-rerank", help="Largest rerank factor (each reranked candidate is a disk read).")] = 10,
-    max_bytes: Annotated[Optional[int], typer.Option("--max-bytes", help="Largest RAM bytes per vector.")] = None,
-    min_qps: Annotated[Optional[float], typer.Option("--min-qps", help="Smallest single-thread batch QPS.")] = None,
+    gt: Annotated[Path | None, typer.Option("--gt", help="Exact neighbour ids of the queries (n_queries, >= k).")] = None,
+    max_rerank: Annotated[
+        int, typer.Option("--max-rerank", help="Largest rerank factor (each reranked candidate is a disk read).")
+    ] = 10,
+    max_bytes: Annotated[int | None, typer.Option("--max-bytes", help="Largest RAM bytes per vector.")] = None,
+    min_qps: Annotated[float | None, typer.Option("--min-qps", help="Smallest single-thread batch QPS.")] = None,
     metric: Annotated[str, typer.Option("--metric", "-m", help="cosine, ip or l2.")] = "cosine",
     seed: Annotated[int, typer.Option(help="Seed of held-out queries, training sample and codecs.")] = 0,
     sample: Annotated[
-        Optional[int], typer.Option("--sample", help="Plan on a seeded sample of this many corpus rows (large collections).")
+        int | None, typer.Option("--sample", help="Plan on a seeded sample of this many corpus rows (large collections).")
     ] = None,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the plan as JSON here.", metavar="FILE")] = None,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Write the Pareto plot (PNG) here.", metavar="FILE")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the plan as JSON here.", metavar="FILE")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write the Pareto plot (PNG) here.", metavar="FILE")] = None,
     export: Annotated[
-        Optional[str], typer.Option("--export", help="Print the nearest settings of faiss, qdrant or pgvector.")
+        str | None, typer.Option("--export", help="Print the nearest settings of faiss, qdrant or pgvector.")
     ] = None,
 ) -> None:
     """Measure candidate specs on DATA and recommend the fewest RAM bytes per vector that meet the target."""

@@ -167,9 +167,7 @@ def _qdrant(spec: Spec, d: int, metric: str, k: int) -> str:
         ratio = 4 * size / spec.quantizer.code_size(size)
         best = min(_QDRANT_PQ_RATIOS, key=lambda r: abs(r - ratio))
         quant = {"product": {"compression": f"x{best}", "always_ram": True}}
-        notes.append(
-            f"lowdim's {q.to_spec()} compresses float32 {ratio:g}x; Qdrant offers x4..x64 and picks its own sub-vectors"
-        )
+        notes.append(f"lowdim's {q.to_spec()} compresses float32 {ratio:g}x; Qdrant offers x4..x64 and picks its own sub-vectors")
     collection: dict = {"vectors": vectors}
     if quant is not None:
         collection["quantization_config"] = quant
@@ -204,9 +202,13 @@ def _pgvector(spec: Spec, d: int, metric: str, k: int) -> str:
                 column, query = f"l2_normalize({column})", f"l2_normalize({query})"
         elif kw in ("pca", "rp"):
             width = a[0]
-            pre_sql.append(f"ALTER TABLE items ADD COLUMN embedding_reduced vector({width});  -- lowdim {t.to_spec()} projection, computed client-side")
+            pre_sql.append(
+                f"ALTER TABLE items ADD COLUMN embedding_reduced vector({width});  -- lowdim {t.to_spec()} projection, computed client-side"
+            )
             column, query = "embedding_reduced", f"$2::vector({width})"
-            notes.append(f"pgvector cannot project: fill embedding_reduced (and $2 for the query) with lowdim's {t.to_spec()} transform")
+            notes.append(
+                f"pgvector cannot project: fill embedding_reduced (and $2 for the query) with lowdim's {t.to_spec()} transform"
+            )
         else:
             notes.append(f"pgvector has no {t.to_spec()} rotation; it is dropped")
     q = spec.quantizer

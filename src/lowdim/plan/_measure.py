@@ -18,7 +18,7 @@ Two shortcuts keep a plan within minutes, neither changing what is measured:
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

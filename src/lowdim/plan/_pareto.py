@@ -13,8 +13,8 @@ Three small pure pieces the planner is built on, each testable on hand-made poin
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 __all__ = ["Point", "pareto_front", "recommend", "Frontier", "QPS_TIE"]
 
@@ -63,9 +63,7 @@ def pareto_front(points: Sequence[Point]) -> list[int]:
     return front
 
 
-def recommend(
-    points: Sequence[Point], target: float, *, min_qps: float | None = None, qps_tie: float = QPS_TIE
-) -> int | None:
+def recommend(points: Sequence[Point], target: float, *, min_qps: float | None = None, qps_tie: float = QPS_TIE) -> int | None:
     """Index of the point with the fewest RAM bytes among those meeting ``target``; ties go to the higher QPS.
 
     QPS within ``qps_tie`` (10%) of the fastest point of those bytes count as equal

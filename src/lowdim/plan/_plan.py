@@ -25,9 +25,10 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -315,7 +316,7 @@ class _Bar:
             )
             self._task = self._p.add_task("plan", total=total)
 
-    def __enter__(self) -> "_Bar":
+    def __enter__(self) -> _Bar:
         if self._p is not None:
             self._p.start()
         return self
@@ -585,7 +586,9 @@ def plan(
             bar.update(f"{cand.spec} ({cand.ram_bytes} B)")
             points = cache.get(cand.spec, factors) if cache is not None else None
             if points is None:
-                points = measure_spec(cand, fits, corpus, inputs.queries, gt_ids, k=k, factors=factors, confidence=confidence, seed=seed)
+                points = measure_spec(
+                    cand, fits, corpus, inputs.queries, gt_ids, k=k, factors=factors, confidence=confidence, seed=seed
+                )
                 if cache is not None:
                     cache.put(cand.spec, points)
             for p in points:

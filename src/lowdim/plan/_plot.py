@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 __all__ = ["plot_plan"]
 
@@ -63,15 +64,15 @@ def plot_plan(plan: Any, path: str | Path, *, others: Sequence[tuple[str, float,
     if r is not None:
         lo, hi = r.recall_ci
         ax.errorbar([r.ram_bytes_per_vector], [r.recall], yerr=[[r.recall - lo], [hi - r.recall]], color="tab:red", capsize=3)
-        ax.scatter([r.ram_bytes_per_vector], [r.recall], marker="*", s=220, color="tab:red", zorder=5, label=f"recommended: {r.spec}")
+        ax.scatter(
+            [r.ram_bytes_per_vector], [r.recall], marker="*", s=220, color="tab:red", zorder=5, label=f"recommended: {r.spec}"
+        )
     ax.set_xscale("log")
     from matplotlib.ticker import FuncFormatter
 
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
     # minor ticks labelled at 2, 3 and 5 times a power of ten only, so labels do not collide
-    ax.xaxis.set_minor_formatter(
-        FuncFormatter(lambda x, _: f"{x:g}" if x > 0 and f"{x:.0e}"[0] in "235" else "")
-    )
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda x, _: f"{x:g}" if x > 0 and f"{x:.0e}"[0] in "235" else ""))
     ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.set_xlabel("RAM bytes per vector (log)")
     ax.set_ylabel(f"recall@{plan.k}")

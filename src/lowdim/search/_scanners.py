@@ -22,7 +22,7 @@ they are squared distances, lower is better. Missing results have id -1.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable
+from collections.abc import Callable
 
 import faiss
 import numpy as np
@@ -82,7 +82,7 @@ class Scanner(ABC):
             self._chunks.append(np.ascontiguousarray(codes, dtype=np.uint8))
             self._invalidate()
 
-    def _invalidate(self) -> None:
+    def _invalidate(self) -> None:  # noqa: B027 (a hook: most scanners cache nothing)
         """Forget derived kernel structures; they are rebuilt on the next search."""
 
     def search(self, queries: np.ndarray, k: int, *, subset: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +105,7 @@ class Scanner(ABC):
         """Search all codes (ntotal > 0)."""
 
     @abstractmethod
-    def spawn(self) -> "Scanner":
+    def spawn(self) -> Scanner:
         """An empty scanner of the same kind and parameters."""
 
 

@@ -13,8 +13,9 @@ import inspect
 import json
 import logging
 import os
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Callable, Sequence
+from typing import Any
 
 import anyio
 from fastapi import Depends, FastAPI
@@ -29,7 +30,6 @@ from ..store import Collection
 from ._errors import HTTPError, input_guard, install_error_handlers
 from ._limits import BodyLimitMiddleware, HostCheckMiddleware, Limits, check_filter, check_rows, json_matrix
 from ._metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
-from ._openapi import tailor_openapi
 from ._models import (
     AddRequest,
     CollectionsResponse,
@@ -44,6 +44,7 @@ from ._models import (
     SearchResponse,
     UpsertRequest,
 )
+from ._openapi import tailor_openapi
 from ._registry import Registry, ServedCollection, discover, has_text_method
 
 __all__ = ["create_app"]
@@ -221,7 +222,7 @@ def create_app(
         description=(
             "Search compact embedding collections. Bodies use the Python API's names: "
             "`queries`, `k`, `filter`, `rerank`, `ef` for search; `vectors`, `ids`, `metadata` for writes. "
-            "Errors are `{\"error\": \"...\", \"detail\": ...}`. Writes need `Authorization: Bearer <key>`."
+            'Errors are `{"error": "...", "detail": ...}`. Writes need `Authorization: Bearer <key>`.'
         ),
         lifespan=lifespan,
     )
@@ -299,7 +300,9 @@ def create_app(
             gauges.append(("lowdim_collection_deleted", "gauge", "Deleted rows not yet compacted.", lab, s.deleted))
         for s in registry.collections.values():
             lab = {"collection": s.name}
-            gauges.append(("lowdim_collection_writes_total", "counter", "Write requests that changed a collection.", lab, s.writes))
+            gauges.append(
+                ("lowdim_collection_writes_total", "counter", "Write requests that changed a collection.", lab, s.writes)
+            )
         return Response(metrics.render(gauges), media_type=CONTENT_TYPE)
 
     # -- reading ----------------------------------------------------------------------------
@@ -367,7 +370,9 @@ def create_app(
         served = registry.get(name)
         ids = _ids(body.ids, limits, required=op == "upsert")
         if body.metadata is not None and not isinstance(body.metadata, list):
-            raise ValidationError(f"metadata must be a JSON array of objects (one per vector); got {type(body.metadata).__name__}")
+            raise ValidationError(
+                f"metadata must be a JSON array of objects (one per vector); got {type(body.metadata).__name__}"
+            )
         if (body.vectors is None) == (body.texts is None):
             raise ParameterError("send exactly one of 'vectors' and 'texts'")
         s = served.settings

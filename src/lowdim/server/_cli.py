@@ -6,7 +6,6 @@ Imported at CLI startup, so it imports neither FastAPI nor uvicorn; they load in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -18,13 +17,14 @@ def register(app: typer.Typer) -> None:
 
     @app.command("serve")
     def serve(
-        paths: List[Path] = typer.Argument(
-            ..., help="Collection folders, or folders whose sub-folders are collections (served under their folder names).",
+        paths: list[Path] = typer.Argument(
+            ...,
+            help="Collection folders, or folders whose sub-folders are collections (served under their folder names).",
             show_default=False,
         ),
         host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but loopback exposes the service."),
         port: int = typer.Option(8000, "--port", help="TCP port."),
-        api_key: Optional[str] = typer.Option(
+        api_key: str | None = typer.Option(
             None,
             "--api-key",
             envvar="LOWDIM_API_KEY",

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import quote
 
 import numpy as np
@@ -139,7 +140,7 @@ class Client:
         """Names of the served collections."""
         return list(self.health()["collections"])
 
-    def collection(self, name: str) -> "RemoteCollection":
+    def collection(self, name: str) -> RemoteCollection:
         """The served collection ``name`` (raises :class:`NotFoundError` if the server has none by that name)."""
         return RemoteCollection(self, name)
 
@@ -147,7 +148,7 @@ class Client:
         if self._owns:
             self._http.close()
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -202,14 +203,14 @@ class RemoteCollection:
         # how the local store names the collection in messages (Settings.describe)
         return f"this collection (model {self.model})" if self.model else "this collection"
 
-    def refresh(self) -> "RemoteCollection":
+    def refresh(self) -> RemoteCollection:
         """Nothing to do: every request sees the server's latest committed state."""
         return self
 
     def close(self) -> None:
         """Nothing to release (the :class:`Client` owns the connection)."""
 
-    def __enter__(self) -> "RemoteCollection":
+    def __enter__(self) -> RemoteCollection:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -282,7 +283,9 @@ class RemoteCollection:
         return Records(list(out["ids"]), vectors, list(out["metadata"]))
 
     # -- writing ----------------------------------------------------------------------------
-    def _write(self, op: str, key: str, items: list[Any], ids: Any, metadata: Any, model: str | None, batch_size: int | None) -> list[Any]:
+    def _write(
+        self, op: str, key: str, items: list[Any], ids: Any, metadata: Any, model: str | None, batch_size: int | None
+    ) -> list[Any]:
         ids_l = None if ids is None else _id_list(ids)
         meta_l = None if metadata is None else list(metadata)
         n = len(items)

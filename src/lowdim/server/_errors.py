@@ -20,8 +20,9 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -130,7 +131,9 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = list(exc.errors())
         route = request.scope.get("route")
         status, message = _summary(errors, getattr(route, "path", "")) if errors else (422, "invalid request")
-        detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))} for e in errors[:20]]
+        detail = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))} for e in errors[:20]
+        ]
         return error_response(status, message, detail)
 
     @app.exception_handler(StarletteHTTPException)
@@ -146,4 +149,3 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error answering %s %s", request.method, request.url.path)
         return error_response(500, "internal server error (the server log has the details)", None)
-

@@ -8,15 +8,25 @@ any work is done.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..exceptions import DimensionError, DTypeError, ParameterError, ValidationError
 from ..validation import check_embeddings, check_positive_int
 
-__all__ = ["Limits", "BodyLimitMiddleware", "HostCheckMiddleware", "json_matrix", "check_filter", "check_rows", "LOOPBACK_HOSTS", "FILTER_NUMBER_BOUND"]
+__all__ = [
+    "Limits",
+    "BodyLimitMiddleware",
+    "HostCheckMiddleware",
+    "json_matrix",
+    "check_filter",
+    "check_rows",
+    "LOOPBACK_HOSTS",
+    "FILTER_NUMBER_BOUND",
+]
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -58,7 +68,7 @@ class Limits:
     max_filter_terms: int = 64
     max_candidates: int = 2**20
 
-    def validated(self) -> "Limits":
+    def validated(self) -> Limits:
         for name, value in asdict(self).items():
             check_positive_int(value, name, owner="create_app")
         return self
@@ -145,7 +155,9 @@ def json_matrix(
     if big.any():
         rows = np.flatnonzero(big.any(axis=1))
         shown = ", ".join(str(int(r)) for r in rows[:5]) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
-        raise ValidationError(f"{name} has values beyond the float32 range (|x| > {_FLOAT32_MAX:.7g}) in {len(rows)} row(s): {shown}")
+        raise ValidationError(
+            f"{name} has values beyond the float32 range (|x| > {_FLOAT32_MAX:.7g}) in {len(rows)} row(s): {shown}"
+        )
     return check_embeddings(arr.astype(np.float32), name=name, n_features=n_features, what=what)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import bisect
 import threading
 import time
-from typing import Any, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 __all__ = ["Metrics", "MetricsMiddleware", "CONTENT_TYPE", "BUCKETS"]
 

@@ -8,7 +8,7 @@ lowdim's one-line message rather than a generic one.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional, Union
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
@@ -74,14 +74,14 @@ class SearchRequest(_Body):
     k: JSONInt = Field(10, description="Neighbours per query (at most the server's max_k).")
     filter: Any = Field(
         None,
-        description="Metadata conditions, e.g. {\"pos\": \"n\", \"year\": {\"$gte\": 2020}}.",
+        description='Metadata conditions, e.g. {"pos": "n", "year": {"$gte": 2020}}.',
         json_schema_extra=_nullable(_FILTER),
     )
-    rerank: Optional[JSONInt] = Field(
+    rerank: JSONInt | None = Field(
         None, description="Rescore rerank*k candidates with the full vectors; default the spec's +rerankN; 0 disables."
     )
-    ef: Optional[JSONInt] = Field(None, description="HNSW beam width (index='hnsw' only).")
-    model: Optional[StrictStr] = Field(None, description="The embedding model of the queries; refused if not the collection's.")
+    ef: JSONInt | None = Field(None, description="HNSW beam width (index='hnsw' only).")
+    model: StrictStr | None = Field(None, description="The embedding model of the queries; refused if not the collection's.")
     with_metadata: StrictBool = Field(False, description="Also return each hit's metadata.")
 
 
@@ -96,7 +96,7 @@ class AddRequest(_Body):
     )
     ids: Any = Field(None, description="n unique ids (ints or strings); default 0, 1, 2, ...", json_schema_extra=_nullable(_IDS))
     metadata: Any = Field(None, description="n JSON objects (or null), filterable.", json_schema_extra=_nullable(_METADATA))
-    model: Optional[StrictStr] = Field(None, description="The embedding model of the vectors.")
+    model: StrictStr | None = Field(None, description="The embedding model of the vectors.")
 
 
 class UpsertRequest(AddRequest):
@@ -111,15 +111,15 @@ class IdsRequest(_Body):
     ids: Any = Field(..., description="Ids (ints or strings).", json_schema_extra=_IDS)
 
 
-Id = Union[StrictInt, StrictStr]
+Id = StrictInt | StrictStr
 
 
 class SearchResponse(BaseModel):
     """Fixed shape (n_queries, k), best first; ``null`` where fewer than k items match."""
 
-    ids: list[list[Optional[Id]]]
-    scores: list[list[Optional[float]]]
-    metadata: Optional[list[list[Optional[dict[str, Any]]]]] = None
+    ids: list[list[Id | None]]
+    scores: list[list[float | None]]
+    metadata: list[list[dict[str, Any] | None]] | None = None
 
 
 class IdsResponse(BaseModel):
@@ -133,7 +133,7 @@ class DeleteResponse(BaseModel):
 class RecordsResponse(BaseModel):
     ids: list[Id]
     vectors: list[list[float]]
-    metadata: list[Optional[dict[str, Any]]]
+    metadata: list[dict[str, Any] | None]
 
 
 class InfoResponse(BaseModel):
@@ -143,7 +143,7 @@ class InfoResponse(BaseModel):
     dim: int
     metric: str
     spec: str
-    model: Optional[str]
+    model: str | None
     index: str
     count: int
     deleted: int

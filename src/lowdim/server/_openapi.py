@@ -46,8 +46,7 @@ FILTER_SCHEMAS: dict[str, Any] = {
     },
     "Filter": {
         "description": (
-            "Metadata conditions, MongoDB-like: {\"pos\": \"n\", \"year\": {\"$gte\": 2020}, "
-            "\"$or\": [{...}, {...}]}. Fields are ANDed."
+            'Metadata conditions, MongoDB-like: {"pos": "n", "year": {"$gte": 2020}, "$or": [{...}, {...}]}. Fields are ANDed.'
         ),
         "type": "object",
         "properties": {
@@ -68,7 +67,9 @@ def _one_of(a: str, b: str, a_schema: dict[str, Any], b_schema: dict[str, Any]) 
     ]
 
 
-def tailor_openapi(schema: dict[str, Any], *, names: list[str], settings: list[Any], text: dict[str, bool], limits: Limits) -> dict[str, Any]:
+def tailor_openapi(
+    schema: dict[str, Any], *, names: list[str], settings: list[Any], text: dict[str, bool], limits: Limits
+) -> dict[str, Any]:
     """Make ``schema`` (FastAPI's) describe the served collections; modifies and returns it.
 
     ``settings`` are the served collections' :class:`~lowdim.store.Settings`; ``text``
@@ -104,11 +105,17 @@ def tailor_openapi(schema: dict[str, Any], *, names: list[str], settings: list[A
     if search is not None:
         props = search["properties"]
         props["k"].update(minimum=1, maximum=limits.max_k)
-        props["rerank"] = {**nullable({"type": "integer", "minimum": 0, "maximum": limits.max_rerank}), "description": props["rerank"].get("description", "")}
+        props["rerank"] = {
+            **nullable({"type": "integer", "minimum": 0, "maximum": limits.max_rerank}),
+            "description": props["rerank"].get("description", ""),
+        }
         props["filter"] = {**nullable({"$ref": _REF + "Filter"}), "description": props["filter"].get("description", "")}
         props["model"] = {**model, "description": props["model"].get("description", "")}
         if all(s.index == "hnsw" for s in settings):
-            props["ef"] = {**nullable({"type": "integer", "minimum": 1, "maximum": limits.max_ef}), "description": props["ef"].get("description", "")}
+            props["ef"] = {
+                **nullable({"type": "integer", "minimum": 1, "maximum": limits.max_ef}),
+                "description": props["ef"].get("description", ""),
+            }
         else:
             props.pop("ef", None)  # ef applies to HNSW collections only
         if text.get("search_text"):
@@ -129,7 +136,10 @@ def tailor_openapi(schema: dict[str, Any], *, names: list[str], settings: list[A
         props = body["properties"]
         props["model"] = {**model, "description": props["model"].get("description", "")}
         unique_ids = {**ids, "uniqueItems": True}
-        props["ids"] = {**(unique_ids if op == "upsert" else nullable(unique_ids)), "description": props["ids"].get("description", "")}
+        props["ids"] = {
+            **(unique_ids if op == "upsert" else nullable(unique_ids)),
+            "description": props["ids"].get("description", ""),
+        }
         props["metadata"] = {
             **nullable({"type": "array", "maxItems": limits.max_batch, "items": nullable({"type": "object"})}),
             "description": props["metadata"].get("description", ""),

@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from ..exceptions import ConflictError, FileFormatError, NotFoundError, ParameterError
 from ..store import Collection
@@ -62,9 +63,7 @@ def discover(paths: Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
                 c for c in root.iterdir() if c.is_dir() and not c.name.startswith(".") and (c / MANIFEST_NAME).is_file()
             )
             if not folders:
-                raise NotFoundError(
-                    f"no lowdim collection in {p}: neither it nor any folder in it has a {MANIFEST_NAME}"
-                )
+                raise NotFoundError(f"no lowdim collection in {p}: neither it nor any folder in it has a {MANIFEST_NAME}")
         for folder in folders:
             name = folder.name
             if not NAME_PATTERN.fullmatch(name):

@@ -11,7 +11,7 @@ import ipaddress
 import logging
 import os
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from ..exceptions import ParameterError
 from ._limits import LOOPBACK_HOSTS, Limits

@@ -28,10 +28,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -102,9 +103,7 @@ class Catalog:
         self.root = root
         self.path = root / CATALOG_NAME
         if not create and not self.path.is_file():
-            raise FileFormatError(
-                f"{CATALOG_NAME} is missing from collection {root}; the collection cannot be opened without it"
-            )
+            raise FileFormatError(f"{CATALOG_NAME} is missing from collection {root}; the collection cannot be opened without it")
         self.lock = threading.RLock()
         try:
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60.0)
@@ -121,9 +120,7 @@ class Catalog:
         self._pinned = False
 
     def damaged(self, exc: Exception) -> FileFormatError:
-        return FileFormatError(
-            f"{CATALOG_NAME} in collection {self.root} cannot be read ({exc}); run 'lowdim check {self.root}'"
-        )
+        return FileFormatError(f"{CATALOG_NAME} in collection {self.root} cannot be read ({exc}); run 'lowdim check {self.root}'")
 
     def close(self) -> None:
         with self.lock:
@@ -173,7 +170,9 @@ class Catalog:
                 return self.conn.execute(sql, tuple(params)).fetchall()
             except sqlite3.OperationalError as exc:
                 if "locked" in str(exc) or "busy" in str(exc):
-                    raise ConflictError(f"{CATALOG_NAME} of collection {self.root} is locked by another process ({exc})") from None
+                    raise ConflictError(
+                        f"{CATALOG_NAME} of collection {self.root} is locked by another process ({exc})"
+                    ) from None
                 raise self.damaged(exc) from None
             except sqlite3.DatabaseError as exc:
                 raise self.damaged(exc) from None
@@ -253,7 +252,16 @@ class Catalog:
             conn.execute(
                 "INSERT INTO graph(id, n, links, links_size, links_crc, storage, storage_size, storage_crc, keys) "
                 "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (g.n, g.links.name, g.links.size, g.links.crc32, g.storage.name, g.storage.size, g.storage.crc32, _rowid_blob(g.keys)),
+                (
+                    g.n,
+                    g.links.name,
+                    g.links.size,
+                    g.links.crc32,
+                    g.storage.name,
+                    g.storage.size,
+                    g.storage.crc32,
+                    _rowid_blob(g.keys),
+                ),
             )
 
     # -- items ----------------------------------------------------------------------------
@@ -269,9 +277,7 @@ class Catalog:
         out: dict[Any, int] = {}
         for start in range(0, len(uids), 100_000):
             chunk = json.dumps(uids[start : start + 100_000])
-            for uid, rowid in self.query(
-                "SELECT uid, rowid FROM items WHERE uid IN (SELECT value FROM json_each(?))", (chunk,)
-            ):
+            for uid, rowid in self.query("SELECT uid, rowid FROM items WHERE uid IN (SELECT value FROM json_each(?))", (chunk,)):
                 out[uid] = rowid
         return out
 

@@ -41,7 +41,11 @@ def _probe(root: Path, info: FileInfo, shape: tuple[int, ...] | None = None, dty
     except FileNotFoundError:
         return "is missing"
     if size != info.size:
-        return f"is truncated ({size:,} bytes; expected {info.size:,})" if size < info.size else f"has {size:,} bytes; expected {info.size:,}"
+        return (
+            f"is truncated ({size:,} bytes; expected {info.size:,})"
+            if size < info.size
+            else f"has {size:,} bytes; expected {info.size:,}"
+        )
     if file_crc32(path) != info.crc32:
         return "is corrupt (checksum mismatch)"
     if shape is not None:
@@ -310,7 +314,9 @@ def _recode(root: Path, cat: Catalog, settings: Settings, segs, codec, refit: bo
             rows.append(np.asarray(v[:need], np.float32))
             need -= len(rows[-1])
         sample = np.concatenate(rows) if rows else np.zeros((0, settings.dim), np.float32)
-        codec = Pipeline(settings.spec, metric=settings.metric, random_state=settings.random_state, max_train=max(len(sample), 1)).fit(sample)
+        codec = Pipeline(
+            settings.spec, metric=settings.metric, random_state=settings.random_state, max_train=max(len(sample), 1)
+        ).fit(sample)
         num = next_file
         next_file += 1
         name = f"codec-{num:08d}.npz"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -96,7 +96,7 @@ def _plan_value(doc: dict[str, Any], *names: str) -> Any:
     return None
 
 
-def _writable_target(path: Optional[Path], what: str) -> None:
+def _writable_target(path: Path | None, what: str) -> None:
     if path is not None and not path.absolute().parent.is_dir():
         raise FileFormatError(f"cannot write {what} {path}: folder {path.absolute().parent} does not exist")
 
@@ -106,13 +106,13 @@ def _writable_target(path: Optional[Path], what: str) -> None:
 
 def create(
     path: Annotated[Path, typer.Argument(help="New folder for the collection.", show_default=False)],
-    dim: Annotated[Optional[int], typer.Option("--dim", help="Width of the vectors.")] = None,
-    spec: Annotated[Optional[str], typer.Option("--spec", help="Compression spec, e.g. int8+rerank4 (default).")] = None,
+    dim: Annotated[int | None, typer.Option("--dim", help="Width of the vectors.")] = None,
+    spec: Annotated[str | None, typer.Option("--spec", help="Compression spec, e.g. int8+rerank4 (default).")] = None,
     plan: Annotated[
-        Optional[Path], typer.Option("--plan", help="Take the spec from a planner JSON file ({\"recommended\": {\"spec\": ...}}).")
+        Path | None, typer.Option("--plan", help='Take the spec from a planner JSON file ({"recommended": {"spec": ...}}).')
     ] = None,
-    metric: Annotated[Optional[str], typer.Option("--metric", help="cosine (default), ip or l2.")] = None,
-    model: Annotated[Optional[str], typer.Option("--model", help="Name of the embedding model the vectors come from.")] = None,
+    metric: Annotated[str | None, typer.Option("--metric", help="cosine (default), ip or l2.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Name of the embedding model the vectors come from.")] = None,
     train_size: Annotated[int, typer.Option("--train-size", help="Fit the codec on the first N vectors added.")] = 20_000,
     index: Annotated[str, typer.Option("--index", help="flat (exact scan of the codes) or hnsw (graph).")] = "flat",
     vector_dtype: Annotated[
@@ -123,7 +123,11 @@ def create(
     ef_construction: Annotated[int, typer.Option("--ef-construction", help="HNSW build beam width.")] = 40,
     ef_search: Annotated[int, typer.Option("--ef-search", help="HNSW default search beam width.")] = 64,
     encoder: Annotated[
-        Optional[str], typer.Option("--encoder", help="Text encoder (all-MiniLM-L6-v2 or a local model folder): a text collection; sets --dim and --model.")
+        str | None,
+        typer.Option(
+            "--encoder",
+            help="Text encoder (all-MiniLM-L6-v2 or a local model folder): a text collection; sets --dim and --model.",
+        ),
     ] = None,
 ) -> None:
     """Create an empty collection at PATH."""
@@ -167,20 +171,21 @@ def create(
 
 def add(
     path: Annotated[Path, typer.Argument(help="The collection folder.", show_default=False)],
-    vectors: Annotated[Optional[Path], typer.Argument(help="Vectors: .npy, .fvecs, .hdf5 or .parquet.", show_default=False)] = None,
+    vectors: Annotated[Path | None, typer.Argument(help="Vectors: .npy, .fvecs, .hdf5 or .parquet.", show_default=False)] = None,
     texts: Annotated[
-        Optional[Path], typer.Option("--texts", help="Texts to embed with the collection's encoder: .txt, or .jsonl/.csv/.parquet with --field.")
+        Path | None,
+        typer.Option("--texts", help="Texts to embed with the collection's encoder: .txt, or .jsonl/.csv/.parquet with --field."),
     ] = None,
-    field: Annotated[Optional[str], typer.Option("--field", help="Text field of --texts (.jsonl/.csv/.parquet).")] = None,
+    field: Annotated[str | None, typer.Option("--field", help="Text field of --texts (.jsonl/.csv/.parquet).")] = None,
     metadata: Annotated[
-        Optional[Path], typer.Option("--metadata", help="JSONL: line i holds the metadata object of vector i.")
+        Path | None, typer.Option("--metadata", help="JSONL: line i holds the metadata object of vector i.")
     ] = None,
-    ids: Annotated[Optional[Path], typer.Option("--ids", help="Text file with one id per line (integers stay integers).")] = None,
-    id_field: Annotated[Optional[str], typer.Option("--id-field", help="Take each vector's id from this metadata field.")] = None,
-    model: Annotated[Optional[str], typer.Option("--model", help="The embedding model of the vectors (checked).")] = None,
+    ids: Annotated[Path | None, typer.Option("--ids", help="Text file with one id per line (integers stay integers).")] = None,
+    id_field: Annotated[str | None, typer.Option("--id-field", help="Take each vector's id from this metadata field.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="The embedding model of the vectors (checked).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Vectors per durable add.")] = 100_000,
-    dataset: Annotated[Optional[str], typer.Option("--dataset", help="HDF5 dataset (default train).")] = None,
-    column: Annotated[Optional[str], typer.Option("--column", help="Parquet column.")] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", help="HDF5 dataset (default train).")] = None,
+    column: Annotated[str | None, typer.Option("--column", help="Parquet column.")] = None,
 ) -> None:
     """Add the vectors of VECTORS to the collection PATH (without ids: 0, 1, 2, ... in order)."""
     from ..eval import read_vectors
@@ -218,7 +223,9 @@ def add(
         if ids is not None:
             id_list = _read_ids_file(ids)
             if len(id_list) != n:
-                raise ValidationError(f"{ids.name} has {len(id_list)} id(s), but {vectors.name} holds {n} vectors; expected one id per vector")
+                raise ValidationError(
+                    f"{ids.name} has {len(id_list)} id(s), but {vectors.name} holds {n} vectors; expected one id per vector"
+                )
         elif id_field is not None:
             id_list = []
             for i, m in enumerate(meta or []):
@@ -238,27 +245,29 @@ def add(
         count = len(col)
     finally:
         col.close()
-    _console().print(f"added {n:,} vectors to {path} in {took:.1f}s ({count:,} in the collection)", highlight=False, soft_wrap=True)
+    _console().print(
+        f"added {n:,} vectors to {path} in {took:.1f}s ({count:,} in the collection)", highlight=False, soft_wrap=True
+    )
 
 
 def search(
     path: Annotated[Path, typer.Argument(help="The collection folder.", show_default=False)],
-    text: Annotated[Optional[str], typer.Argument(help="A query text (text collections).", show_default=False)] = None,
+    text: Annotated[str | None, typer.Argument(help="A query text (text collections).", show_default=False)] = None,
     queries: Annotated[
-        Optional[Path], typer.Option("--queries", help="Query vectors (.npy, .fvecs, .hdf5, .parquet).", show_default=False)
+        Path | None, typer.Option("--queries", help="Query vectors (.npy, .fvecs, .hdf5, .parquet).", show_default=False)
     ] = None,
     k: Annotated[int, typer.Option("--k", help="Results per query.")] = 10,
     filter: Annotated[
-        Optional[str], typer.Option("--filter", help='Metadata filter as JSON, e.g. \'{"pos": "n", "year": {"$gte": 2020}}\'.')
+        str | None, typer.Option("--filter", help='Metadata filter as JSON, e.g. \'{"pos": "n", "year": {"$gte": 2020}}\'.')
     ] = None,
-    rerank: Annotated[Optional[int], typer.Option("--rerank", help="Rerank factor (default: the spec's; 0 disables).")] = None,
-    ef: Annotated[Optional[int], typer.Option("--ef", help="HNSW search beam width (index hnsw).")] = None,
+    rerank: Annotated[int | None, typer.Option("--rerank", help="Rerank factor (default: the spec's; 0 disables).")] = None,
+    ef: Annotated[int | None, typer.Option("--ef", help="HNSW search beam width (index hnsw).")] = None,
     json_path: Annotated[
-        Optional[Path], typer.Option("--json", help='Write {"ids": [[...]], "scores": [[...]]} here.', metavar="FILE")
+        Path | None, typer.Option("--json", help='Write {"ids": [[...]], "scores": [[...]]} here.', metavar="FILE")
     ] = None,
     show: Annotated[int, typer.Option("--show", help="Queries printed in the table.")] = 5,
     with_metadata: Annotated[bool, typer.Option("--with-metadata", help="Also print / write each hit's metadata.")] = False,
-    dataset: Annotated[Optional[str], typer.Option("--dataset", help="HDF5 dataset of the queries (default train).")] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", help="HDF5 dataset of the queries (default train).")] = None,
 ) -> None:
     """Search the collection PATH with the vectors of --queries."""
     from rich.markup import escape
@@ -308,13 +317,17 @@ def search(
                     row.append(escape(json.dumps(res.metadata[q][r])))  # type: ignore[index]
                 table.add_row(*row)
         con.print(table)
-    con.print(f"{len(Q):,} queries in {took * 1e3:.1f} ms" + (f"; results in {json_path}" if json_path else ""), highlight=False, soft_wrap=True)
+    con.print(
+        f"{len(Q):,} queries in {took * 1e3:.1f} ms" + (f"; results in {json_path}" if json_path else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def delete(
     path: Annotated[Path, typer.Argument(help="The collection folder.", show_default=False)],
-    ids: Annotated[Optional[list[str]], typer.Argument(help="Ids to delete (integers stay integers).", show_default=False)] = None,
-    ids_file: Annotated[Optional[Path], typer.Option("--ids-file", help="Text file with one id per line.")] = None,
+    ids: Annotated[list[str] | None, typer.Argument(help="Ids to delete (integers stay integers).", show_default=False)] = None,
+    ids_file: Annotated[Path | None, typer.Option("--ids-file", help="Text file with one id per line.")] = None,
 ) -> None:
     """Delete items of the collection PATH by id."""
     from ._collection import Collection
@@ -354,7 +367,21 @@ def info(
     t = Table(title=str(path), show_header=False, title_justify="left")
     t.add_column("field", style="bold")
     t.add_column("value")
-    for key in ("dim", "metric", "spec", "model", "index", "vector_dtype", "trained", "code_size", "count", "deleted", "segments", "graph_nodes", "generation"):
+    for key in (
+        "dim",
+        "metric",
+        "spec",
+        "model",
+        "index",
+        "vector_dtype",
+        "trained",
+        "code_size",
+        "count",
+        "deleted",
+        "segments",
+        "graph_nodes",
+        "generation",
+    ):
         t.add_row(key, str(d[key]))
     t.add_row("RAM bytes", ", ".join(f"{k} {v:,}" for k, v in d["ram_bytes"].items()))
     t.add_row("disk bytes", ", ".join(f"{k} {v:,}" for k, v in d["disk_bytes"].items()))
@@ -386,7 +413,12 @@ def check(
     if report.ok:
         con.print(f"{escape(str(path))}: ok", highlight=False, soft_wrap=True)
     else:
-        con.print(f"{escape(str(path))}: damaged" + (" (run without --dry-run to repair)" if dry_run and not report.unrepairable else ""), highlight=False, soft_wrap=True)
+        con.print(
+            f"{escape(str(path))}: damaged"
+            + (" (run without --dry-run to repair)" if dry_run and not report.unrepairable else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(1)
 
 

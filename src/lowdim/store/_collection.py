@@ -9,8 +9,9 @@ import os
 import shutil
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence, Union
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ from ._segments import Growable, SegmentedVectors
 __all__ = ["Collection", "IdLike", "SEGMENTS_DIR", "GRAPH_DIR", "WRITER_LOCK", "OPEN_LOCK"]
 
 #: A user id: an ``int`` (64-bit) or a ``str``.
-IdLike = Union[int, str]
+IdLike = int | str
 
 SEGMENTS_DIR = "segments"
 GRAPH_DIR = "graph"
@@ -204,7 +205,7 @@ class Collection:
         ef_construction: int = 40,
         ef_search: int = 64,
         encoder: str | None = None,
-    ) -> "Collection":
+    ) -> Collection:
         """Create an empty collection in the new folder ``path`` and open it for writing.
 
         Parameters
@@ -239,7 +240,9 @@ class Collection:
 
             enc = TextEncoder(encoder)
             if model is not None and model != enc.name:
-                raise ParameterError(f"model '{model}' contradicts encoder '{encoder}' (whose model is {enc.name}); give one of them")
+                raise ParameterError(
+                    f"model '{model}' contradicts encoder '{encoder}' (whose model is {enc.name}); give one of them"
+                )
             if dim is not None and dim != enc.dim:
                 raise ParameterError(f"dim={dim} contradicts encoder '{encoder}', whose vectors have {enc.dim} dimensions")
             dim, model = enc.dim, enc.name
@@ -300,7 +303,7 @@ class Collection:
         return cls.open(root)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, readonly: bool = False, verify: bool = False) -> "Collection":
+    def open(cls, path: str | os.PathLike[str], *, readonly: bool = False, verify: bool = False) -> Collection:
         """Open the collection in folder ``path``.
 
         File sizes and .npy headers of every file, and the checksums of the files read
@@ -311,7 +314,9 @@ class Collection:
         """
         root = Path(path)
         if not root.exists():
-            raise NotFoundError(f"no collection at {root}; create one with 'lowdim create {root} --dim D' or Collection.create(path, dim=D)")
+            raise NotFoundError(
+                f"no collection at {root}; create one with 'lowdim create {root} --dim D' or Collection.create(path, dim=D)"
+            )
         if not root.is_dir():
             raise FileFormatError(f"{root} is a file, not a collection folder")
         if not (root / MANIFEST_NAME).exists() and not (root / CATALOG_NAME).exists():
@@ -346,7 +351,7 @@ class Collection:
             self._olock.release()
             self._reset()
 
-    def __enter__(self) -> "Collection":
+    def __enter__(self) -> Collection:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -431,7 +436,9 @@ class Collection:
         vectors = SegmentedVectors(parts, s.dim, vdtype)
         rowids = np.concatenate([seg.rowids for seg in segs]) if segs else np.zeros(0, np.int64)
         if len(rowids) > 1 and not bool((np.diff(rowids) > 0).all()):
-            raise FileFormatError(f"{CATALOG_NAME} in collection {root} lists segment rows out of order; run 'lowdim check {root}'")
+            raise FileFormatError(
+                f"{CATALOG_NAME} in collection {root} lists segment rows out of order; run 'lowdim check {root}'"
+            )
         alive = np.ones(len(rowids), bool)
         if len(tomb) and len(rowids):
             pos = np.searchsorted(rowids, tomb)
@@ -521,7 +528,7 @@ class Collection:
         self._graph_rows = self._rows_of(self._graph.keys)
         self._tail_start = int(np.searchsorted(self._rowids.values, self._graph.keys.max(), side="right"))
 
-    def refresh(self) -> "Collection":
+    def refresh(self) -> Collection:
         """Move a reader to the latest committed state (a writer always sees its own)."""
         with self._mutex:
             self._check_open()
@@ -804,9 +811,12 @@ class Collection:
             with self._catalog.write() as conn:
                 old: list[int] = []
                 if replace:
-                    old = [r for (r,) in conn.execute(
-                        "SELECT rowid FROM items WHERE uid IN (SELECT value FROM json_each(?))", (json.dumps(uids),)
-                    )]
+                    old = [
+                        r
+                        for (r,) in conn.execute(
+                            "SELECT rowid FROM items WHERE uid IN (SELECT value FROM json_each(?))", (json.dumps(uids),)
+                        )
+                    ]
                     if old:
                         self._tombstone(conn, old)
                 Catalog.insert_segment(conn, seg)
@@ -866,9 +876,12 @@ class Collection:
             if not uids:
                 return 0
             with self._catalog.write() as conn:
-                rows = [r for (r,) in conn.execute(
-                    "SELECT rowid FROM items WHERE uid IN (SELECT value FROM json_each(?))", (json.dumps(uids),)
-                )]
+                rows = [
+                    r
+                    for (r,) in conn.execute(
+                        "SELECT rowid FROM items WHERE uid IN (SELECT value FROM json_each(?))", (json.dumps(uids),)
+                    )
+                ]
                 if rows:
                     self._tombstone(conn, rows)
                     Catalog.put(conn, generation=self._generation + 1)
@@ -880,7 +893,7 @@ class Collection:
             self._write_manifest()
             return len(rows)
 
-    def train(self, sample: Any = None, *, model: str | None = None) -> "Collection":
+    def train(self, sample: Any = None, *, model: str | None = None) -> Collection:
         """Fit the codec on ``sample`` (n, dim) — by default the first ``train_size`` stored vectors — and encode everything.
 
         A collection trains itself once it holds ``train_size`` vectors; call this to
@@ -958,7 +971,9 @@ class Collection:
                 vinfo = write_npy_blocks(self._root, vname, (n_new, s.dim), s.vector_dtype, blocks)
                 cinfo = None
                 if self._codec is not None:
-                    cinfo = write_npy(self._root, _codes_name(num, _codec_num(self._codec_info.name)), self._codes().codes[keep_local])  # type: ignore[union-attr]
+                    cinfo = write_npy(
+                        self._root, _codes_name(num, _codec_num(self._codec_info.name)), self._codes().codes[keep_local]
+                    )  # type: ignore[union-attr]
                     written.append(cinfo.name)
                 new_rowids = rowids[keep_local]
                 new_seg = SegmentRecord(num, int(new_rowids[0]), n_new, vinfo, cinfo, new_rowids)
@@ -966,7 +981,9 @@ class Collection:
                 conn.executemany("DELETE FROM segments WHERE seg = ?", [(g.seg,) for g in segs])
                 if new_seg is not None:
                     Catalog.insert_segment(conn, new_seg)
-                conn.execute("DELETE FROM tombstones WHERE rowid IN (SELECT value FROM json_each(?))", (json.dumps(dead.tolist()),))
+                conn.execute(
+                    "DELETE FROM tombstones WHERE rowid IN (SELECT value FROM json_each(?))", (json.dumps(dead.tolist()),)
+                )
                 Catalog.put(conn, generation=self._generation + 1, next_file=self._next_file)
         except BaseException:
             self._abort(written)
@@ -975,7 +992,9 @@ class Collection:
         keep = np.concatenate([np.arange(lo), keep_local, np.arange(hi, len(rowids))]).astype(np.int64)
         new_parts = [open_npy(self._root, new_seg.vectors, (n_new, s.dim), s.vector_dtype)] if new_seg else []
         self._segments[lo_seg:hi_seg] = [new_seg] if new_seg else []
-        self._vectors = SegmentedVectors(self._vectors.parts[:lo_seg] + new_parts + self._vectors.parts[hi_seg:], s.dim, s.vector_dtype)
+        self._vectors = SegmentedVectors(
+            self._vectors.parts[:lo_seg] + new_parts + self._vectors.parts[hi_seg:], s.dim, s.vector_dtype
+        )
         if self._codec is not None:
             codes = self._codes().codes[keep]
             self._index = CodeIndex(self._codec, codes, vectors=self._vectors)
@@ -1011,7 +1030,7 @@ class Collection:
             return dropped
 
     # ------------------------------------------------------------------ the graph
-    def build_index(self) -> "Collection":
+    def build_index(self) -> Collection:
         """Fold every vector not yet in the HNSW graph into it now (``index="hnsw"`` only)."""
         with self._mutex:
             if self._settings.index != "hnsw":
@@ -1088,7 +1107,9 @@ class Collection:
             rowids = np.array([found[u] for u in uids], dtype=np.int64)
             rows = self._rows_of(rowids)
             if (rows < 0).any():
-                raise FileFormatError(f"{CATALOG_NAME} of collection {self._root} lists items no segment holds; run 'lowdim check {self._root}'")
+                raise FileFormatError(
+                    f"{CATALOG_NAME} of collection {self._root} lists items no segment holds; run 'lowdim check {self._root}'"
+                )
             vectors = np.asarray(self._vectors[rows], dtype=np.float32)
             items = self._catalog.items_of(rowids)
             meta = [None if items[r][1] is None else json.loads(items[r][1]) for r in rowids.tolist()]
@@ -1218,7 +1239,9 @@ class Collection:
             Q = check_embeddings(queries, n_features=s.dim, name="queries", what=s.describe())
             if ef is not None:
                 if s.index != "hnsw":
-                    raise ParameterError(f"The 'ef' parameter applies to collections with index='hnsw'; this one uses index='{s.index}'")
+                    raise ParameterError(
+                        f"The 'ef' parameter applies to collections with index='hnsw'; this one uses index='{s.index}'"
+                    )
                 ef = check_positive_int(ef, "ef", owner="search")
             if rerank is not None and (isinstance(rerank, bool) or not isinstance(rerank, (int, np.integer)) or rerank < 0):
                 raise ParameterError(f"The 'rerank' parameter of search must be an integer >= 0. Got {rerank!r}.")
@@ -1229,7 +1252,9 @@ class Collection:
 
     def _result(self, scores: np.ndarray, rows: np.ndarray, with_metadata: bool) -> CollectionResult:
         valid = rows >= 0
-        rowids = np.where(valid, self._rowids.values[np.where(valid, rows, 0)], -1) if len(self._rowids) else np.full(rows.shape, -1)
+        rowids = (
+            np.where(valid, self._rowids.values[np.where(valid, rows, 0)], -1) if len(self._rowids) else np.full(rows.shape, -1)
+        )
         ids = np.full(rows.shape, None, dtype=object)
         meta = None
         if valid.any():
@@ -1297,9 +1322,7 @@ class Collection:
             best = merge_topk(best, topk(S, k, largest=largest, ids=ids), k, largest=largest)
         return best
 
-    def _flat_search(
-        self, Q: np.ndarray, k: int, mask: np.ndarray | None, m: int, factor: int
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _flat_search(self, Q: np.ndarray, k: int, mask: np.ndarray | None, m: int, factor: int) -> tuple[np.ndarray, np.ndarray]:
         index = self._codes()
         if mask is None:
             res = index.search(Q, k, rerank=factor)
@@ -1426,6 +1449,12 @@ def _state_summary(
         "generation": generation,
         "trained": code_size is not None,
         "code_size": code_size,
-        "counts": {"rows": rows, "live": rows - dead, "deleted": dead, "segments": segments or 0, "graph_nodes": graph_nodes or 0},
+        "counts": {
+            "rows": rows,
+            "live": rows - dead,
+            "deleted": dead,
+            "segments": segments or 0,
+            "graph_nodes": graph_nodes or 0,
+        },
         "files": [f.to_dict() for f in files],
     }

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..exceptions import ParameterError, ValidationError
 
@@ -93,7 +94,9 @@ def _op_sql(field: str, op: str, value: Any, params: list) -> str:
     base = "SELECT rowid FROM meta_kv WHERE key = ?"
     if op in ("$in", "$nin"):
         if not isinstance(value, (list, tuple, set, frozenset)):
-            raise ParameterError(f"filter operator {op} on '{field}' needs a list of values; got {type(value).__name__} {value!r}")
+            raise ParameterError(
+                f"filter operator {op} on '{field}' needs a list of values; got {type(value).__name__} {value!r}"
+            )
         values = [_check_value(field, op, v) for v in value]
         params += [field, json.dumps(values)]
         sql = f"{base} AND value IN (SELECT value FROM json_each(?))"
@@ -126,7 +129,9 @@ def _combine(parts: list[str], how: str) -> str:
 def _field_sql(field: str, cond: Any, params: list) -> str:
     if isinstance(cond, dict):
         if not cond:
-            raise ParameterError(f"filter condition for '{field}' is an empty dict; expected a value or operators like {{'$gte': 1}}")
+            raise ParameterError(
+                f"filter condition for '{field}' is an empty dict; expected a value or operators like {{'$gte': 1}}"
+            )
         parts = []
         for op, value in cond.items():
             if op not in FILTER_OPERATORS:
@@ -190,7 +195,9 @@ def check_metadata(metadata: Any, n: int) -> list[str | None]:
     except TypeError:
         raise ValidationError(f"metadata must be a list of {n} dicts (one per vector); got {type(metadata).__name__}") from None
     if len(items) != n:
-        raise ValidationError(f"metadata has {len(items)} entries, but {n} vectors were given; expected one dict (or None) per vector")
+        raise ValidationError(
+            f"metadata has {len(items)} entries, but {n} vectors were given; expected one dict (or None) per vector"
+        )
     out: list[str | None] = []
     for i, m in enumerate(items):
         if m is None:

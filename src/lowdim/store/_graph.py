@@ -61,7 +61,7 @@ class HNSWGraph:
         return int(self.index.ntotal)
 
     @classmethod
-    def empty(cls, dim: int, metric: str, *, m: int, ef_construction: int) -> "HNSWGraph":
+    def empty(cls, dim: int, metric: str, *, m: int, ef_construction: int) -> HNSWGraph:
         index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_fp16, m, _faiss_metric(metric))
         index.hnsw.efConstruction = ef_construction
         index.train(np.zeros((1, dim), np.float32))  # fp16 needs no statistics
@@ -81,7 +81,7 @@ class HNSWGraph:
         return GraphRecord(self.ntotal, links, storage, self.keys.copy())
 
     @classmethod
-    def load(cls, root: Path, rec: GraphRecord, *, mapped: bool = True, verify_storage: bool = False) -> "HNSWGraph":
+    def load(cls, root: Path, rec: GraphRecord, *, mapped: bool = True, verify_storage: bool = False) -> HNSWGraph:
         """Open a saved graph; the storage is memory-mapped unless ``mapped=False``."""
         check_file(root, rec.links, crc=True)
         check_file(root, rec.storage, crc=verify_storage)
@@ -104,7 +104,7 @@ class HNSWGraph:
         index.own_fields = False
         return cls(index, storage, rec.keys, mapped=mapped)
 
-    def owned(self, root: Path, rec: GraphRecord) -> "HNSWGraph":
+    def owned(self, root: Path, rec: GraphRecord) -> HNSWGraph:
         """An in-memory (extendable) copy of this graph (a mapped one is read-only: FAISS aborts on a write)."""
         if not self.mapped:
             return self
@@ -115,9 +115,7 @@ class HNSWGraph:
         """Pack a (ntotal,) bool mask of allowed nodes for :meth:`search`."""
         return np.packbits(np.asarray(allowed, dtype=bool), bitorder="little")
 
-    def search(
-        self, queries: np.ndarray, k: int, *, ef: int, bitmap: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, *, ef: int, bitmap: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` graph nodes for (nq, d) prepared float32 queries: ``(scores, node numbers or -1)``.
 
         ``bitmap`` (from :meth:`bitmap`) restricts the results to the allowed nodes.

@@ -23,7 +23,16 @@ from ..spec import parse_spec
 from ..validation import check_choice, check_positive_int
 from ._files import json_bytes, write_bytes
 
-__all__ = ["Settings", "FORMAT", "FORMAT_VERSION", "MANIFEST_NAME", "INDEX_KINDS", "VECTOR_DTYPES", "write_manifest", "read_manifest"]
+__all__ = [
+    "Settings",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "MANIFEST_NAME",
+    "INDEX_KINDS",
+    "VECTOR_DTYPES",
+    "write_manifest",
+    "read_manifest",
+]
 
 FORMAT = "lowdim.Collection"
 FORMAT_VERSION = 1
@@ -50,7 +59,7 @@ class Settings:
     #: the text encoder (name or local model folder) of a text collection, else None
     encoder: str | None = None
 
-    def validated(self) -> "Settings":
+    def validated(self) -> Settings:
         """Check every field (as ``Collection.create`` received it) and normalise the spec string."""
         dim = check_positive_int(self.dim, "dim", owner="Collection")
         check_choice(self.metric, METRICS, "metric", owner="Collection")
@@ -74,7 +83,7 @@ class Settings:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str) -> "Settings":
+    def from_dict(cls, d: dict[str, Any], where: str) -> Settings:
         names = {f.name for f in fields(cls)}
         missing = [n for n in ("dim", "metric", "spec", "index") if n not in d]
         if missing:
