@@ -78,8 +78,8 @@ def _recall(ids, gt):
 def remeasure(spec: str, corpus, train, Q, gt) -> dict:
     """Fit ``spec`` the ordinary way and measure it on the disjoint queries."""
     from lowdim.bench import single_thread
-    from lowdim.codecs import Pipeline
     from lowdim.search import CodeIndex
+    from lowdim.spec import Pipeline
 
     t = time.perf_counter()
     pipe = Pipeline(spec, metric="cosine", random_state=0).fit(train)
@@ -107,7 +107,7 @@ def faiss_sweep(X32: np.ndarray, train: np.ndarray, pq_train: np.ndarray, QA, gt
     import faiss
 
     from lowdim.bench import single_thread
-    from lowdim.codecs._base import quiet_native_stderr
+    from lowdim.codecs import quiet_native_stderr
     from lowdim.search import rerank_exact
 
     d = X32.shape[1]
@@ -191,7 +191,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from lowdim.diagnose._input import sample_indices, to_float32
+    from lowdim.arrays import sample_indices, to_float32
     from lowdim.eval import load_dataset
     from lowdim.plan import PlanCache, plan, plot_plan
 

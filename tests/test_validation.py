@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from lowdim import DimensionError, DTypeError, ValidationError, check_embeddings
-from lowdim.validation import as_float32, check_choice
+from lowdim.arrays import to_float32
+from lowdim.validation import check_choice
 
 
 def test_messages():
@@ -62,5 +63,5 @@ def test_valid_arrays_pass_as_contiguous_float32(X):
 
 @settings(max_examples=30, deadline=None)
 @given(hnp.arrays(dtype=np.float16, shape=(7, 5), elements=st.floats(-60000, 60000, width=16)))
-def test_as_float32_matches_astype(X):
-    np.testing.assert_array_equal(as_float32(X), X.astype(np.float32))
+def test_to_float32_matches_astype(X):
+    np.testing.assert_array_equal(to_float32(X), X.astype(np.float32))

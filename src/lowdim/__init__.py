@@ -16,7 +16,6 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from . import plan  # the planner part: lowdim.plan.plan(...), lowdim.plan.Plan
 from ._version import __version__
-from .codecs import Pipeline, load_codec
 from .diagnose import Diagnosis, diagnose
 from .exceptions import (
     ConflictError,
@@ -33,7 +32,7 @@ from .exceptions import (
 from .plan import Plan
 from .search import CodeIndex, SearchResult, search
 from .server import Client
-from .spec import Spec, bytes_per_vector, parse_spec
+from .spec import Pipeline, Spec, bytes_per_vector, load_codec, parse_spec
 from .store import Collection
 from .validation import check_embeddings
 

@@ -10,22 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from .arrays import METRICS, to_float32
 from .exceptions import DimensionError, DTypeError, ParameterError, ValidationError
 
-__all__ = ["check_embeddings", "check_k", "check_choice", "check_positive_int", "as_float32"]
-
-
-def as_float32(a: Any) -> np.ndarray:
-    """``a`` as a C-contiguous float32 array (no copy when it already is one).
-
-    float16 goes through ``np.copyto`` into a fresh buffer, which is several times faster
-    than ``astype`` for half floats in current numpy; memmaps are read once.
-    """
-    if isinstance(a, np.ndarray) and a.dtype == np.float32 and a.flags.c_contiguous and not isinstance(a, np.memmap):
-        return a
-    out = np.empty(np.shape(a), np.float32)
-    np.copyto(out, a, casting="unsafe")
-    return out
+__all__ = ["check_embeddings", "as_float_rows", "check_k", "check_choice", "check_metric", "check_positive_int"]
 
 
 def _row_list(rows: np.ndarray, limit: int = 5) -> str:
@@ -98,7 +86,7 @@ def check_embeddings(
         raise ValidationError(f"{name} is empty (0 rows); expected at least 1 vector of {n_features or d} features")
     if n_features is not None and d != n_features:
         raise DimensionError(f"{name} has {d} features, but {what} expects {n_features}")
-    out = as_float32(arr) if dtype is np.float32 else np.ascontiguousarray(arr, dtype=dtype)
+    out = to_float32(arr) if dtype is np.float32 else np.ascontiguousarray(arr, dtype=dtype)
     if copy and out is arr:
         out = out.copy()
     if n:
@@ -107,6 +95,21 @@ def check_embeddings(
             bad = np.flatnonzero(~finite.all(axis=1))
             raise ValidationError(f"{name} contains NaN or infinity in {len(bad)} row(s): {_row_list(bad)}")
     return out
+
+
+def as_float_rows(X: Any, *, name: str = "X") -> np.ndarray:
+    """``X`` as a 2-D float ndarray (n, d), left unconverted when it already is one.
+
+    For inputs too large to convert at once: a memmap stays a memmap in its stored
+    dtype (callers check NaN/inf block by block). Anything else (lists, integer arrays,
+    1-D or empty arrays) goes through :func:`check_embeddings`, which refuses bad input
+    with its usual message before converting anything.
+    """
+    if not isinstance(X, np.ndarray):
+        return check_embeddings(X, name=name)
+    if X.dtype.kind != "f" or X.ndim != 2 or 0 in X.shape:
+        return check_embeddings(X, name=name)  # refused by the gate before any conversion
+    return X
 
 
 def check_positive_int(value: Any, name: str, *, owner: str = "", minimum: int = 1) -> int:
@@ -131,3 +134,12 @@ def check_choice(value: Any, choices: tuple[str, ...] | list[str], name: str, *,
         valid = ", ".join(repr(c) for c in choices)
         raise ParameterError(f"The '{name}' parameter{where} must be one of {valid}. Got {value!r}.")
     return value
+
+
+def check_metric(metric: Any, *, owner: str = "") -> str:
+    """``metric`` if it is one of :data:`lowdim.arrays.METRICS` (cosine, ip, l2); otherwise list them.
+
+    >>> check_metric("l2")
+    'l2'
+    """
+    return check_choice(metric, METRICS, "metric", owner=owner)

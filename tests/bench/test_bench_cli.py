@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from lowdim.bench import pareto_front, run_bench
+from lowdim.bench import run_bench
 from lowdim.bench._cli import bundled_sample
 from lowdim.cli import app
-from lowdim.eval import load_dataset
+from lowdim.eval import load_dataset, pareto_front
 
 runner = CliRunner()
 
@@ -200,4 +200,4 @@ def test_truncated_codec_file_is_one_line(tmp_path, sample):
 
 
 def test_pareto_front():
-    assert pareto_front([(48, 0.9), (96, 0.95), (100, 0.94), (384, 0.99), (48, 0.8)]) == [0, 1, 3]
+    assert pareto_front([48, 96, 100, 384, 48], [0.9, 0.95, 0.94, 0.99, 0.8]) == [0, 1, 3]

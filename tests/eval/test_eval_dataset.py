@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import lowdim.eval
-from lowdim.eval import Dataset, _dataset, _groundtruth, _metrics, _readers, load_dataset
+from lowdim.eval import Dataset, _dataset, _metrics, _pareto, _readers, load_dataset
 from lowdim.exceptions import DimensionError, DTypeError, FileFormatError, ParameterError, ValidationError
+from lowdim.search import _exact
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 WORDNET = DATA / "wordnet-minilm"
@@ -128,7 +129,7 @@ def test_cross_checks(folder):
 
 def test_docstring_examples_run(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # examples' mkdtemp() lands in tmp_path
-    for module in (lowdim.eval, _metrics, _readers, _groundtruth, _dataset):
+    for module in (lowdim.eval, _metrics, _readers, _exact, _dataset, _pareto):
         result = doctest.testmod(module, raise_on_error=False)
         assert result.failed == 0, module.__name__
     assert result.attempted > 0

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lowdim.eval import _groundtruth, exact_knn, recall_at_k
+from lowdim.eval import exact_knn, recall_at_k
 from lowdim.exceptions import DimensionError, ParameterError, ValidationError
+from lowdim.search import _exact as _groundtruth
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 WORDNET = DATA / "wordnet-minilm"
@@ -149,7 +150,7 @@ def test_errors():
     with pytest.raises(DimensionError, match=r"queries is 1-D.*reshape\(1, -1\)"):
         exact_knn(corpus, np.zeros(4, dtype=np.float32), 1)
     with pytest.raises(
-        ParameterError, match=r"The 'metric' parameter of exact_knn must be one of 'ip', 'cosine', 'l2'. Got 'dot'."
+        ParameterError, match=r"The 'metric' parameter of exact_knn must be one of 'cosine', 'ip', 'l2'. Got 'dot'."
     ):
         exact_knn(corpus, corpus[:1], 1, metric="dot")
     with pytest.raises(ParameterError, match=r"The 'block_size' parameter of exact_knn must be an integer >= 1. Got 0."):
@@ -171,3 +172,21 @@ def test_reproduces_wordnet_minilm_ground_truth():
     # gt was computed on float32 vectors before the float16 cast (README: recall@10 0.9997 overall)
     assert recall_at_k(ids, gt, 10) >= 0.999
     assert np.abs(scores - gt_scores[:, :10]).max() < 1e-3
+
+
+@pytest.mark.parametrize("metric", ["ip", "cosine", "l2"])
+def test_allowed_rows_only(metric):
+    """``allowed`` restricts the answer to those rows, padding when fewer than k remain."""
+    rng = np.random.default_rng(3)
+    corpus = rng.standard_normal((500, 16)).astype(np.float32)
+    queries = rng.standard_normal((7, 16)).astype(np.float32)
+    allowed = rng.random(500) < 0.3
+    _, ids = exact_knn(corpus, queries, 10, metric=metric, allowed=allowed, block_size=128)
+    rows = np.flatnonzero(allowed)
+    _, sub = exact_knn(corpus[rows], queries, 10, metric=metric)
+    np.testing.assert_array_equal(ids, rows[sub])
+    few = np.zeros(500, bool)
+    few[[3, 400]] = True
+    s, ids = exact_knn(corpus, queries, 5, metric=metric, allowed=few)
+    assert set(ids[:, :2].ravel()) == {3, 400} and (ids[:, 2:] == -1).all()
+    assert np.isinf(s[:, 2:]).all()

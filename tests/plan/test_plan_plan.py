@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from lowdim import ParameterError
-from lowdim.codecs import Pipeline
 from lowdim.eval import Dataset, exact_knn, recall_at_k
 from lowdim.plan import PlanCache, TargetNotMetError, plan
 from lowdim.search import CodeIndex
+from lowdim.spec import Pipeline
 
 
 def remeasure(spec: str, corpus: np.ndarray, queries: np.ndarray, *, k: int = 10, metric: str = "cosine") -> float:
@@ -88,7 +88,7 @@ def test_sample_plans_on_a_seeded_subset_with_its_own_ground_truth(lowrank):
     assert any("a seeded sample of 2,000 of its 6,000 rows" in n for n in p.notes)
     assert any("measured on 2,000 sampled rows of 6,000" in w for w in p.warnings)
     # the full-corpus gt was set aside: the sampled plan equals planning the same rows directly
-    from lowdim.diagnose._input import sample_indices
+    from lowdim.arrays import sample_indices
 
     rows = sample_indices(len(X), 2000, 0)
     direct = plan(X[rows], queries=Q, target_recall=0.9, max_rerank=2, max_bytes=16)

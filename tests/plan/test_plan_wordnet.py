@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lowdim.codecs import Pipeline
 from lowdim.eval import exact_knn, recall_at_k, recall_per_query
 from lowdim.plan import plan
 from lowdim.search import CodeIndex
+from lowdim.spec import Pipeline
 
 TARGET = 0.95
 

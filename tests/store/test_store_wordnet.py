@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -101,8 +102,11 @@ def test_resident_memory_is_codes_not_vectors(collections, wordnet, tmp_path):
     """Measured in a fresh process: private (anonymous) RSS grows by the codes and ids, not the float vectors."""
     path = collections["binary+rerank10"].path
     np.save(tmp_path / "q.npy", wordnet.queries)
+    # A fixed mmap threshold makes glibc return every large freed buffer to the OS at once: RssAnon then
+    # measures live memory, not how glibc's adaptive threshold happened to recycle freed search buffers
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
     out = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(path), str(tmp_path / "q.npy")], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _PROBE, str(path), str(tmp_path / "q.npy")], capture_output=True, text=True, check=True, env=env
     )
     m = json.loads(out.stdout.strip().splitlines()[-1])
     float_bytes = 116_697 * 384 * 4

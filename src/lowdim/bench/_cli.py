@@ -70,9 +70,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Measure recall, bytes, encode speed and QPS of each spec, next to FAISS."""
         from ..eval import load_dataset
-        from ..validation import check_choice
+        from ..validation import check_metric
 
-        check_choice(metric, ("cosine", "ip", "l2"), "metric")
+        check_metric(metric)
         ds = load_dataset(data, queries=queries, gt=gt, qrels=qrels)
         _run(ds, specs, k, metric, json_out, plot, faiss, n_single, train_size)
 

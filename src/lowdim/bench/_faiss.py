@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from ..search._index import rerank_exact
+from ..search import rerank_exact
 from ..spec import Spec
 
 __all__ = ["FaissCandidate", "faiss_equivalent"]

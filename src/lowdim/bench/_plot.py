@@ -5,27 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
+from ..eval import pareto_front
 
-__all__ = ["pareto_front", "plot_tradeoff"]
-
-
-def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
-    """Indices of the points not dominated in (fewer bytes, higher recall), sorted by bytes.
-
-    Examples
-    --------
-    >>> pareto_front([(48, 0.9), (96, 0.95), (100, 0.94), (384, 0.99)])
-    [0, 1, 3]
-    """
-    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
-    front: list[int] = []
-    best = -np.inf
-    for i in order:
-        if points[i][1] > best:
-            front.append(i)
-            best = points[i][1]
-    return front
+__all__ = ["plot_tradeoff"]
 
 
 def plot_tradeoff(results: Sequence, path: str | Path, *, k: int = 10, title: str = "") -> Path:
@@ -54,7 +36,7 @@ def plot_tradeoff(results: Sequence, path: str | Path, *, k: int = 10, title: st
                 color=style["color"],
             )
     pts = [(r.ram_bytes_per_vector, r.recall) for r in results]
-    front = pareto_front(pts)
+    front = pareto_front([p[0] for p in pts], [p[1] for p in pts])
     if front:
         xs = [pts[i][0] for i in front]
         ys = [pts[i][1] for i in front]

@@ -9,41 +9,26 @@ reports the ratio because timings on shared machines drift.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
-from ..codecs import Pipeline
-from ..codecs._base import quiet_native_stderr
+from .._progress import ProgressBar
+from ..arrays import prepare_rows, sample_indices, single_thread, to_float32
+from ..codecs import quiet_native_stderr
 from ..eval import Dataset, exact_knn, ndcg_at_k, recall_at_k
 from ..exceptions import ParameterError
 from ..search import CodeIndex
-from ..spec import parse_spec
+from ..spec import Pipeline, parse_spec
 from ..validation import check_embeddings, check_k
 from ._faiss import faiss_equivalent
 
-__all__ = ["BenchResult", "BenchReport", "run_bench", "single_thread"]
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """Limit FAISS (OpenMP) and BLAS to one thread inside the block."""
-    from threadpoolctl import threadpool_limits
-
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        with threadpool_limits(1):
-            yield
-    finally:
-        faiss.omp_set_num_threads(before)
+__all__ = ["BenchResult", "BenchReport", "run_bench"]
 
 
 @dataclass
@@ -99,56 +84,12 @@ class BenchReport:
         return path
 
 
-def _float32_rows(X: np.ndarray, block: int = 65_536) -> np.ndarray:
-    out = np.empty(X.shape, np.float32)
-    for s in range(0, len(X), block):
-        out[s : s + block] = X[s : s + block]
-    return out
-
-
-def _normalize(X: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(X, axis=1, keepdims=True)
-    return X / np.where(n > 0, n, 1.0)
-
-
 def _time_single(fn, Q: np.ndarray, n: int) -> float:
     n = min(n, len(Q))
     t = time.perf_counter()
     for i in range(n):
         fn(Q[i : i + 1])
     return n / max(time.perf_counter() - t, 1e-9)
-
-
-class _Progress:
-    """Rich progress when asked for, silent otherwise."""
-
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.enabled = enabled
-        self._bar = None
-        if enabled:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._bar = Progress(
-                TextColumn("{task.description:<40}"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total}"),
-                TimeElapsedColumn(),
-                transient=True,
-            )
-            self._task = self._bar.add_task("bench", total=total)
-
-    def __enter__(self) -> _Progress:
-        if self._bar is not None:
-            self._bar.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
-
-    def step(self, description: str, advance: int = 0) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, description=description, advance=advance)
 
 
 def run_bench(
@@ -209,15 +150,11 @@ def run_bench(
     gt = data.gt
     if gt is None or gt.shape[1] < k:
         _, gt = exact_knn(corpus, queries, k, metric=metric, progress=progress)
-    rng = np.random.default_rng(random_state)
-    train_rows = np.sort(rng.choice(n, min(train_size, n), replace=False))
-    train = _float32_rows(corpus[train_rows]) if isinstance(corpus, np.memmap) else np.asarray(corpus[train_rows], np.float32)
+    train = to_float32(corpus[sample_indices(n, train_size, random_state)])
     X32: np.ndarray | None = None
     if with_faiss:
-        X32 = _float32_rows(corpus)
-        if metric == "cosine":
-            X32 = _normalize(X32)
-    Qf = _normalize(queries) if metric == "cosine" else queries
+        X32 = prepare_rows(corpus, metric)
+    Qf = prepare_rows(queries, metric)
     disk_itemsize = corpus.dtype.itemsize
     results: list[BenchResult] = []
 
@@ -253,21 +190,21 @@ def run_bench(
             recall_per_query(ids, gt, k).tolist(),
         )
 
-    with _Progress(progress, total=len(parsed) * (2 if with_faiss else 1)) as bar:
+    with ProgressBar(progress, total=len(parsed) * (2 if with_faiss else 1), description="bench", width=40) as bar:
         for spec in parsed:
             name = spec.to_spec()
-            bar.step(f"lowdim {name}: fit")
+            bar.update(f"lowdim {name}: fit")
             pipe = Pipeline(spec, metric=metric, random_state=random_state, max_train=train_size)
             t = time.perf_counter()
             pipe.fit(train)
             fit_s = time.perf_counter() - t
-            bar.step(f"lowdim {name}: encode")
+            bar.update(f"lowdim {name}: encode")
             t = time.perf_counter()
             codes = pipe.encode(corpus)
             enc = n / max(time.perf_counter() - t, 1e-9)
             index = CodeIndex(pipe, codes, vectors=corpus)
             del codes
-            bar.step(f"lowdim {name}: search")
+            bar.update(f"lowdim {name}: search")
             index.search(queries[:2], k)  # builds lazy kernel structures outside the timing
             with single_thread():
                 t = time.perf_counter()
@@ -277,15 +214,15 @@ def run_bench(
             disk = disk_itemsize * d if spec.rerank else 0.0
             ours = measure("lowdim", name, res.ids, pipe.code_size, disk, qb, qs, fit_s, enc, None)
             results.append(ours)
-            bar.step(f"lowdim {name}: done", advance=1)
+            bar.update(f"lowdim {name}: done", advance=1)
             if not with_faiss:
                 continue
             cand = faiss_equivalent(spec, d, metric, X32)
             if cand is None:
-                bar.step(f"faiss: no equivalent of {name}", advance=1)
+                bar.update(f"faiss: no equivalent of {name}", advance=1)
                 continue
-            bar.step(f"faiss {cand.name}: train")
-            tr = _normalize(train) if metric == "cosine" else train
+            bar.update(f"faiss {cand.name}: train")
+            tr = prepare_rows(train, metric)
             t = time.perf_counter()
             with quiet_native_stderr():
                 cand.train(np.ascontiguousarray(tr))
@@ -293,7 +230,7 @@ def run_bench(
             t = time.perf_counter()
             cand.add(X32)
             fenc = n / max(time.perf_counter() - t, 1e-9)
-            bar.step(f"faiss {cand.name}: search")
+            bar.update(f"faiss {cand.name}: search")
             cand.search(Qf[:2], k)
             with single_thread():
                 t = time.perf_counter()
@@ -306,6 +243,6 @@ def run_bench(
             ours.equivalent = cand.name
             ours.qps_batch_ratio = ours.qps_batch / max(theirs.qps_batch, 1e-9)
             results.append(theirs)
-            bar.step(f"faiss {cand.name}: done", advance=1)
+            bar.update(f"faiss {cand.name}: done", advance=1)
             del cand
     return BenchReport(k=k, n=n, d=d, n_queries=len(queries), metric=metric, dataset=data.name, results=results)

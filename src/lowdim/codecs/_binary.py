@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ..search._scanners import DecodeScanner, HammingScanner, SignFastScanScanner
+from ..arrays import sample_rows
+from ..search import DecodeScanner, HammingScanner, SignFastScanScanner
 from ..validation import check_embeddings, check_positive_int
 from ._base import Quantizer
 
@@ -73,9 +74,7 @@ class ResidualBinary(Quantizer):
         check_positive_int(self.levels, "levels", owner=type(self).__name__)
         check_positive_int(self.max_train, "max_train", owner=type(self).__name__)
         X = check_embeddings(X)
-        if len(X) > self.max_train:
-            rng = np.random.default_rng(self.random_state)
-            X = X[np.sort(rng.choice(len(X), self.max_train, replace=False))]
+        X = sample_rows(X, self.max_train, self.random_state)
         self.mean_ = X.mean(0).astype(np.float32)
         R = X - self.mean_
         scales = np.zeros((self.levels, X.shape[1]), np.float32)

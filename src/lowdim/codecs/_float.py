@@ -7,7 +7,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from ..search._scanners import FaissCodesScanner, faiss_metric
+from ..search import FaissCodesScanner, faiss_metric
 from ._base import Quantizer
 
 __all__ = ["Float32", "Float16"]

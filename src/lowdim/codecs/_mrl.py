@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import normalize_rows
 from ..exceptions import ParameterError
 from ..validation import check_embeddings, check_positive_int
 from ._base import Transform
@@ -55,10 +56,7 @@ class Matryoshka(Transform):
 
     def transform(self, X: Any) -> np.ndarray:
         Y = np.ascontiguousarray(self._check_input(X)[:, : self.n_components])
-        if self.normalize:
-            norms = np.linalg.norm(Y, axis=1, keepdims=True)
-            Y /= np.where(norms > 0, norms, 1.0)
-        return Y
+        return normalize_rows(Y) if self.normalize else Y
 
     def inverse_transform(self, Y: Any) -> np.ndarray:
         self._check_fitted()

@@ -6,18 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import sample_rows
 from ..exceptions import ParameterError
 from ..validation import check_embeddings, check_positive_int
 from ._base import Transform
 
 __all__ = ["PCA"]
-
-
-def _subsample(X: np.ndarray, max_train: int, seed: int) -> np.ndarray:
-    if len(X) <= max_train:
-        return X
-    rng = np.random.default_rng(seed)
-    return X[np.sort(rng.choice(len(X), max_train, replace=False))]
 
 
 class PCA(Transform):
@@ -69,7 +63,7 @@ class PCA(Transform):
         check_positive_int(self.n_components, "n_components", owner="pca")
         X = check_embeddings(X)
         self.check_width(X.shape[1])
-        X = _subsample(X, self.max_train, self.random_state)
+        X = sample_rows(X, self.max_train, self.random_state)
         if len(X) < 2:
             raise ParameterError(f"pca needs at least 2 training vectors; got {len(X)}")
         k = min(self.n_components, len(X))

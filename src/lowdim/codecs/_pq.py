@@ -7,8 +7,9 @@ from typing import Any
 import faiss
 import numpy as np
 
+from ..arrays import sample_rows
 from ..exceptions import ParameterError, ValidationError
-from ..search._scanners import PQScanner
+from ..search import PQScanner
 from ..validation import check_embeddings, check_positive_int
 from ._base import Quantizer, quiet_native_stderr
 
@@ -75,9 +76,7 @@ class ProductQuantizer(Quantizer):
             raise ValidationError(
                 f"PQ with nbits={self.nbits} needs at least {ksub} training vectors (one per centroid); got {len(X)}"
             )
-        if len(X) > self.max_train:
-            rng = np.random.default_rng(self.random_state)
-            X = X[np.sort(rng.choice(len(X), self.max_train, replace=False))]
+        X = sample_rows(X, self.max_train, self.random_state)
         pq = faiss.ProductQuantizer(X.shape[1], self.m, self.nbits)
         pq.cp.seed = int(self.random_state)
         pq.cp.verbose = False

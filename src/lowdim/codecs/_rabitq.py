@@ -17,7 +17,7 @@ import faiss
 import numpy as np
 
 from ..exceptions import FileFormatError, ParameterError
-from ..search._scanners import FaissCodesScanner, faiss_metric
+from ..search import FaissCodesScanner, faiss_metric
 from ..validation import check_choice, check_embeddings
 from ._base import Quantizer, quiet_native_stderr
 

@@ -8,18 +8,12 @@ import faiss
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..arrays import sample_rows
 from ..exceptions import ParameterError
 from ..validation import check_embeddings, check_positive_int
 from ._base import Transform, quiet_native_stderr
 
 __all__ = ["Rotation", "OPQ", "ITQ"]
-
-
-def _subsample(X: np.ndarray, max_train: int, seed: int) -> np.ndarray:
-    if len(X) <= max_train:
-        return X
-    rng = np.random.default_rng(seed)
-    return X[np.sort(rng.choice(len(X), max_train, replace=False))]
 
 
 class Rotation(Transform):
@@ -68,7 +62,7 @@ class OPQ(Rotation):
         check_positive_int(self.m, "m", owner="opq")
         X = check_embeddings(X)
         self.check_width(X.shape[1])
-        X = _subsample(X, self.max_train, self.random_state)
+        X = sample_rows(X, self.max_train, self.random_state)
         if len(X) < 256:
             raise ParameterError(f"opq needs at least 256 training vectors; got {len(X)}")
         opq = faiss.OPQMatrix(X.shape[1], self.m)
@@ -111,7 +105,7 @@ class ITQ(Rotation):
     def fit(self, X: Any) -> ITQ:
         check_positive_int(self.n_iter, "n_iter", owner="itq")
         X = check_embeddings(X)
-        V = _subsample(X, self.max_train, self.random_state)
+        V = sample_rows(X, self.max_train, self.random_state)
         V = np.ascontiguousarray(V - V.mean(0), dtype=np.float32)
         d = V.shape[1]
         rng = np.random.default_rng(self.random_state)

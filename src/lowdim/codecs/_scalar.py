@@ -14,7 +14,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-from ..search._scanners import FaissCodesScanner, faiss_metric
+from ..arrays import sample_rows
+from ..search import FaissCodesScanner, faiss_metric
 from ..validation import check_embeddings, check_positive_int
 from ._base import Quantizer
 
@@ -74,9 +75,7 @@ class ScalarQuantizer(Quantizer):
             raise ParameterError(f"The 'bits' parameter of ScalarQuantizer must be 8 or 4. Got {self.bits!r}.")
         check_positive_int(self.max_train, "max_train", owner="ScalarQuantizer")
         X = check_embeddings(X)
-        if len(X) > self.max_train:
-            rng = np.random.default_rng(self.random_state)
-            X = X[np.sort(rng.choice(len(X), self.max_train, replace=False))]
+        X = sample_rows(X, self.max_train, self.random_state)
         best_err = np.full(X.shape[1], np.inf)
         vmin = np.zeros(X.shape[1], np.float32)
         vdiff = np.ones(X.shape[1], np.float32)

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ..validation import check_positive_int
-from ._input import as_float_rows, iter_blocks
+from ..validation import as_float_rows, check_positive_int
+from ._input import iter_blocks
 
 __all__ = ["count_duplicates"]
 

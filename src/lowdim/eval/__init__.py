@@ -10,9 +10,10 @@
 
 from __future__ import annotations
 
+from ..search import exact_knn
 from ._dataset import CORPUS_FILES, GT_FILES, QRELS_FILES, QUERY_FILES, Dataset, load_dataset
-from ._groundtruth import METRICS, exact_knn
 from ._metrics import Qrels, mrr, ndcg_at_k, qrels_recall_at_k, recall_at_k, recall_ci, recall_per_query
+from ._pareto import pareto_front
 from ._readers import (
     SUPPORTED_EXTENSIONS,
     MissingDependencyError,
@@ -31,8 +32,8 @@ __all__ = [
     "mrr",
     "qrels_recall_at_k",
     "recall_ci",
+    "pareto_front",
     # ground truth
-    "METRICS",
     "exact_knn",
     # readers
     "PathLike",

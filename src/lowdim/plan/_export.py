@@ -21,7 +21,7 @@ import json
 
 from ..exceptions import ParameterError
 from ..spec import Spec, SpecLike, parse_spec
-from ..validation import check_choice, check_k, check_positive_int
+from ..validation import check_choice, check_k, check_metric, check_positive_int
 
 __all__ = ["ENGINES", "export_settings", "faiss_factory"]
 
@@ -283,7 +283,7 @@ def export_settings(spec: SpecLike, engine: str, *, d: int, metric: str = "cosin
     2.0
     """
     engine = check_choice(engine, ENGINES, "engine", owner="export")
-    metric = check_choice(metric, ("cosine", "ip", "l2"), "metric", owner="export")
+    metric = check_metric(metric, owner="export")
     d = check_positive_int(d, "d", owner="export")
     k = check_k(k)
     s = parse_spec(spec)

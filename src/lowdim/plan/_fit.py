@@ -21,21 +21,16 @@ from typing import Any
 
 import numpy as np
 
-from ..codecs import ITQ, OPQ, PCA, Pipeline
-from ..codecs._base import quiet_native_stderr
+from ..arrays import normalize_rows, sample_indices
+from ..codecs import ITQ, OPQ, PCA, quiet_native_stderr
+from ..spec import Pipeline
 
-__all__ = ["SharedFits", "normalize_rows"]
+__all__ = ["SharedFits"]
 
 #: rows PQ (and OPQ) train on: >= 39 per centroid for 256 centroids, with room to spare
 PQ_TRAIN_ROWS = 20_000
 #: rows OPQ trains on: its alternating k-means and Procrustes steps are the slowest fit here
 OPQ_TRAIN_ROWS = 10_000
-
-
-def normalize_rows(X: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm (zero rows stay zero), float32 — what the cosine metric does."""
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return (X / np.where(norms > 0, norms, 1.0)).astype(np.float32, copy=False)
 
 
 class SharedFits:
@@ -64,10 +59,9 @@ class SharedFits:
         self.seed = seed
         self.train = normalize_rows(train) if metric == "cosine" else np.ascontiguousarray(train, np.float32)
         self.d = self.train.shape[1]
-        rng = np.random.default_rng(seed)
         n = len(self.train)
-        self._pq_rows = np.sort(rng.permutation(n)[: min(n, PQ_TRAIN_ROWS)])
-        self._opq_rows = np.sort(rng.permutation(n)[: min(n, OPQ_TRAIN_ROWS)])
+        self._pq_rows = sample_indices(n, PQ_TRAIN_ROWS, seed)
+        self._opq_rows = sample_indices(n, OPQ_TRAIN_ROWS, seed + 1)
         self._eig: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._rotations: dict[str, Any] = {}
         #: seconds spent in shared work (PCA, rotations), for the plan's timing report

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from ..diagnose._input import as_float_rows, sample_indices, to_float32
+from ..arrays import sample_indices, to_float32
 from ..eval import CORPUS_FILES, QUERY_FILES, Dataset, exact_knn, load_dataset, read_ids, read_vectors
 from ..exceptions import DimensionError, DTypeError, FileFormatError, ParameterError, ValidationError
-from ..validation import check_embeddings
+from ..validation import as_float_rows, check_embeddings
 
 __all__ = ["PlanInputs", "resolve_inputs"]
 

@@ -22,12 +22,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..bench import single_thread
+from ..arrays import normalize_rows, single_thread
 from ..eval import recall_ci, recall_per_query
 from ..search import CodeIndex, rerank_exact
 from ._candidate import Candidate
 from ._candidates import CandidateSpec
-from ._fit import SharedFits, normalize_rows
+from ._fit import SharedFits
 
 __all__ = ["measure_spec"]
 

@@ -16,6 +16,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..eval import pareto_front as eval_pareto_front
+
 __all__ = ["Point", "pareto_front", "recommend", "Frontier", "QPS_TIE"]
 
 #: relative QPS difference below which two points of equal bytes count as equally fast
@@ -53,14 +55,7 @@ def pareto_front(points: Sequence[Point]) -> list[int]:
     >>> pareto_front(pts)
     [3, 1, 4]
     """
-    order = sorted(range(len(points)), key=lambda i: (points[i].ram_bytes, -points[i].recall, -points[i].qps))
-    front: list[int] = []
-    best = -math.inf
-    for i in order:
-        if points[i].recall > best:
-            front.append(i)
-            best = points[i].recall
-    return front
+    return eval_pareto_front([p.ram_bytes for p in points], [p.recall for p in points], prefer=[p.qps for p in points])
 
 
 def recommend(points: Sequence[Point], target: float, *, min_qps: float | None = None, qps_tie: float = QPS_TIE) -> int | None:

@@ -32,10 +32,11 @@ from typing import Any
 
 import numpy as np
 
+from .._progress import ProgressBar
+from ..arrays import normalize_rows, sample_indices, to_float32
 from ..diagnose import Diagnosis, diagnose
-from ..diagnose._input import sample_indices, to_float32
 from ..exceptions import LowdimError, ParameterError
-from ..validation import check_choice, check_k, check_positive_int
+from ..validation import check_choice, check_k, check_metric, check_positive_int
 from ._candidate import Candidate
 from ._candidates import (
     MATRYOSHKA_SHARE,
@@ -47,7 +48,7 @@ from ._candidates import (
     rerank_factors,
 )
 from ._export import ENGINES, export_settings
-from ._fit import PQ_TRAIN_ROWS, SharedFits, normalize_rows
+from ._fit import PQ_TRAIN_ROWS, SharedFits
 from ._inputs import ground_truth, resolve_inputs
 from ._measure import measure_spec
 from ._pareto import Frontier, pareto_front, recommend
@@ -297,44 +298,6 @@ def _copy(c: Candidate) -> Candidate:
     return Candidate(**{**c.__dict__, "meets_target": False})
 
 
-class _Bar:
-    """A rich progress bar on stderr, or nothing."""
-
-    def __init__(self, enabled: bool, total: int) -> None:
-        self._p = None
-        if enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._p = Progress(
-                TextColumn("{task.description:<34}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self._task = self._p.add_task("plan", total=total)
-
-    def __enter__(self) -> _Bar:
-        if self._p is not None:
-            self._p.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._p is not None:
-            self._p.stop()
-
-    def update(self, description: str | None = None, *, advance: int = 0, total: int | None = None) -> None:
-        if self._p is not None:
-            kwargs: dict[str, Any] = {"advance": advance}
-            if description is not None:
-                kwargs["description"] = description
-            if total is not None:
-                kwargs["total"] = total
-            self._p.update(self._task, **kwargs)
-
-
 def _warnings(
     dg: Diagnosis,
     *,
@@ -478,7 +441,7 @@ def plan(
     max_rerank = check_positive_int(max_rerank, "max_rerank", owner="plan", minimum=0)
     max_bytes = _check_optional_positive(max_bytes, "max_bytes", integer=True)
     min_qps = _check_optional_positive(min_qps, "min_qps", integer=False)
-    metric = check_choice(metric, ("cosine", "ip", "l2"), "metric", owner="plan")
+    metric = check_metric(metric, owner="plan")
     seed = check_positive_int(seed, "seed", owner="plan", minimum=0)
     n_holdout = check_positive_int(n_holdout, "n_holdout", owner="plan")
     train_size = check_positive_int(train_size, "train_size", owner="plan", minimum=2)
@@ -570,7 +533,7 @@ def plan(
                 out.append(new)
         return out
 
-    with _Bar(progress, total=len(queue)) as bar:
+    with ProgressBar(progress, total=len(queue), description="plan") as bar:
         while True:
             if not queue and len(opq_from) < MAX_OPQ:
                 queue.extend(opq_trials())  # nothing met the target: OPQ may still reach it

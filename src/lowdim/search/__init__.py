@@ -1,5 +1,6 @@
-"""Search over compact codes: scan kernels, top-k, exact rerank."""
+"""Search: scan kernels over compact codes, exact scans of full vectors, top-k, exact rerank."""
 
+from ._exact import exact_knn
 from ._index import CodeIndex, SearchResult, rerank_exact, search
 from ._scanners import (
     DecodeScanner,
@@ -8,11 +9,13 @@ from ._scanners import (
     PQScanner,
     Scanner,
     SignFastScanScanner,
+    faiss_metric,
 )
-from ._topk import merge_topk, topk
+from ._topk import merge_topk, pad_value, topk
 
 __all__ = [
     "CodeIndex",
+    "exact_knn",
     "SearchResult",
     "search",
     "rerank_exact",
@@ -24,4 +27,6 @@ __all__ = [
     "DecodeScanner",
     "topk",
     "merge_topk",
+    "pad_value",
+    "faiss_metric",
 ]

@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import prepare_rows
 from ..exceptions import DimensionError, ParameterError
-from ..validation import as_float32, check_embeddings, check_k
+from ..validation import check_embeddings, check_k
 from ._topk import pad_value, topk
 
 __all__ = ["SearchResult", "CodeIndex", "search", "rerank_exact"]
@@ -69,10 +70,7 @@ def rerank_exact(
         if not valid.any():
             continue
         uniq, inverse = np.unique(cand[valid], return_inverse=True)
-        rows = as_float32(vectors[uniq])  # sorted ids: sequential disk reads
-        if metric == "cosine":
-            norms = np.linalg.norm(rows, axis=1, keepdims=True)
-            rows = rows / np.where(norms > 0, norms, 1.0)
+        rows = prepare_rows(vectors[uniq], metric, copy=False)  # a fresh gather of sorted ids (sequential reads)
         pos = np.zeros(cand.shape, np.int64)
         pos[valid] = inverse
         # one small product per query over its own candidates (a full q @ rows.T would waste chunk-fold work)
@@ -87,7 +85,7 @@ def rerank_exact(
 
 
 class CodeIndex:
-    """Codes of one fitted :class:`~lowdim.codecs.Pipeline`, searchable by float queries.
+    """Codes of one fitted :class:`~lowdim.spec.Pipeline`, searchable by float queries.
 
     Parameters
     ----------
@@ -101,7 +99,7 @@ class CodeIndex:
     Examples
     --------
     >>> import numpy as np
-    >>> from lowdim.codecs import Pipeline
+    >>> from lowdim.spec import Pipeline
     >>> X = np.random.default_rng(0).normal(size=(500, 32)).astype(np.float32)
     >>> p = Pipeline("int8+rerank2").fit(X)
     >>> scores, ids = CodeIndex(p, p.encode(X), vectors=X).search(X[:3], 5)
@@ -170,7 +168,7 @@ class CodeIndex:
         if self.vectors.shape[1] != d:
             raise DimensionError(f"vectors have {self.vectors.shape[1]} features, but this index expects {d}")
         _, cand = self.scanner.search(Qt, k * int(factor), subset=subset)
-        Qn = self.codec._prepare(Q)
+        Qn = self.codec.prepare(Q)
         D, I = rerank_exact(Qn, cand, self.vectors, k, metric=self.codec.metric)
         return SearchResult(D, I)
 
@@ -191,7 +189,7 @@ def search(
     Examples
     --------
     >>> import numpy as np
-    >>> from lowdim.codecs import Pipeline
+    >>> from lowdim.spec import Pipeline
     >>> X = np.random.default_rng(0).normal(size=(300, 16)).astype(np.float32)
     >>> p = Pipeline("f16").fit(X)
     >>> search(p.encode(X), X[:2], 3, codec=p).ids[:, 0].tolist()

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ..codecs import Pipeline
 from ..exceptions import ConflictError, FileFormatError, LowdimError, NotFoundError
+from ..spec import Pipeline
 from ._catalog import CATALOG_NAME, Catalog, SegmentRecord
 from ._files import FileInfo, file_crc32, npy_header
 from ._lock import FileLock

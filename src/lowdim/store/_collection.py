@@ -15,11 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ..codecs import Pipeline
 from ..exceptions import ConflictError, FileFormatError, NotFoundError, ParameterError, ValidationError
-from ..search import CodeIndex, merge_topk, rerank_exact, topk
-from ..search._topk import pad_value
-from ..spec import parse_spec
+from ..search import CodeIndex, merge_topk, pad_value, rerank_exact, topk
+from ..spec import Pipeline, parse_spec
 from ..validation import check_embeddings, check_k, check_positive_int
 from ._catalog import CATALOG_NAME, Catalog, GraphRecord, SegmentRecord
 from ._files import (
@@ -1349,7 +1347,7 @@ class Collection:
             pending = pending[~done]
             width = min(n_rows, width * 4)
         if factor:
-            Qn = codec._prepare(Q)  # type: ignore[union-attr]
+            Qn = codec.prepare(Q)  # type: ignore[union-attr]
             return rerank_exact(Qn, cand, self._vectors, k, metric=self._settings.metric)
         largest = self._settings.metric != "l2"
         return topk(np.where(cand >= 0, cscore, pad_value(largest)), k, largest=largest, ids=cand)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..codecs._pipeline import METRICS
+from ..arrays import METRICS
 from ..exceptions import FileFormatError, ParameterError
 from ..spec import parse_spec
 from ..validation import check_choice, check_positive_int

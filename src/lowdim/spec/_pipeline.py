@@ -2,77 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .._version import __version__
+from ..arrays import iter_slices, prepare_rows, sample_rows
+from ..codecs import CODEC_FORMAT_VERSION, Quantizer, Transform, build_stage, read_npz, write_npz
 from ..exceptions import FileFormatError, NotFittedError, ParameterError
-from ..spec import SpecLike, StageSpec, parse_spec
-from ..validation import check_choice, check_embeddings, check_positive_int
-from ._base import FORMAT_VERSION, Codec, Quantizer, Transform, read_npz, write_npz
-from ._binary import Binary, Hamming, ResidualBinary
-from ._float import Float16, Float32
-from ._mrl import Matryoshka
-from ._pca import PCA
-from ._pq import ProductQuantizer
-from ._rabitq import RaBitQ
-from ._rotation import ITQ, OPQ
-from ._rp import SparseRandomProjection
-from ._scalar import Int4, Int8
+from ..validation import check_embeddings, check_metric, check_positive_int
+from ._grammar import SpecLike, parse_spec
 
-__all__ = ["Pipeline", "METRICS", "build_stage", "CODECS"]
-
-METRICS = ("cosine", "ip", "l2")
-
-#: every registered codec class by spec keyword
-CODECS: dict[str, type[Codec]] = {
-    "pca": PCA,
-    "mrl": Matryoshka,
-    "rp": SparseRandomProjection,
-    "opq": OPQ,
-    "itq": ITQ,
-    "f32": Float32,
-    "f16": Float16,
-    "int8": Int8,
-    "int4": Int4,
-    "binary": Binary,
-    "hamming": Hamming,
-    "rbq": ResidualBinary,
-    "rabitq": RaBitQ,
-    "pq": ProductQuantizer,
-}
-
-
-def build_stage(stage: StageSpec, *, metric: str = "ip", random_state: int = 0) -> Codec:
-    """An unfitted codec for one parsed stage."""
-    k, a = stage.keyword, stage.args
-    if k == "pca":
-        return PCA(a[0], random_state=random_state)
-    if k == "mrl":
-        return Matryoshka(a[0], normalize=metric != "l2")
-    if k == "rp":
-        return SparseRandomProjection(a[0], random_state=random_state)
-    if k == "opq":
-        return OPQ(a[0], random_state=random_state)
-    if k == "itq":
-        return ITQ(random_state=random_state)
-    if k == "rbq":
-        return ResidualBinary(a[0], random_state=random_state)
-    if k == "pq":
-        return ProductQuantizer(a[0], a[1], random_state=random_state)
-    if k == "rabitq":
-        return RaBitQ(a[0], metric="l2" if metric == "l2" else "ip")
-    if k in ("f32", "f16"):
-        return CODECS[k]()
-    return CODECS[k](random_state=random_state)
-
-
-def _blocks(n: int, size: int) -> Iterator[slice]:
-    for start in range(0, n, size):
-        yield slice(start, min(n, start + size))
+__all__ = ["Pipeline", "load_codec"]
 
 
 class Pipeline:
@@ -110,13 +52,15 @@ class Pipeline:
 
     def __init__(self, spec: SpecLike, *, metric: str = "cosine", random_state: int = 0, max_train: int = 100_000) -> None:
         self.spec = parse_spec(spec)
-        self.metric = check_choice(metric, METRICS, "metric", owner="Pipeline")
+        self.metric = check_metric(metric, owner="Pipeline")
         self.random_state = random_state
         self.max_train = check_positive_int(max_train, "max_train", owner="Pipeline")
         self.transforms: list[Transform] = [
-            build_stage(s, metric=metric, random_state=random_state) for s in self.spec.transforms
+            build_stage(s.keyword, s.args, metric=metric, random_state=random_state) for s in self.spec.transforms
         ]  # type: ignore[misc]
-        self.quantizer: Quantizer = build_stage(self.spec.quantizer, metric=metric, random_state=random_state)  # type: ignore[assignment]
+        self.quantizer: Quantizer = build_stage(
+            self.spec.quantizer.keyword, self.spec.quantizer.args, metric=metric, random_state=random_state
+        )  # type: ignore[assignment]
 
     # -- description ----------------------------------------------------------------------
     @property
@@ -149,20 +93,21 @@ class Pipeline:
         return "l2" if self.metric == "l2" else "ip"
 
     # -- fitting and coding ---------------------------------------------------------------
-    def _prepare(self, X: np.ndarray) -> np.ndarray:
-        if self.metric == "cosine":
-            norms = np.linalg.norm(X, axis=1, keepdims=True)
-            X = X / np.where(norms > 0, norms, 1.0)
-        return X
+    def prepare(self, X: Any) -> np.ndarray:
+        """Rows as this pipeline compares them: (n, d) float32, L2-normalised under the cosine metric.
+
+        What queries go through before an exact rerank against the full vectors (the
+        codes see :meth:`transform`, which prepares and then applies the transforms).
+        """
+        return prepare_rows(X, self.metric)
 
     def fit(self, X: Any) -> Pipeline:
         """Fit every stage on (a seeded sample of at most ``max_train`` rows of) ``X`` (n, d)."""
-        if isinstance(X, np.ndarray) and X.ndim == 2 and len(X) > self.max_train:
-            rng = np.random.default_rng(self.random_state)
-            X = X[np.sort(rng.choice(len(X), self.max_train, replace=False))]
+        if isinstance(X, np.ndarray) and X.ndim == 2:
+            X = sample_rows(X, self.max_train, self.random_state)
         X = check_embeddings(X, name="X")
         self.spec.check(X.shape[1])
-        Y = self._prepare(X)
+        Y = self.prepare(X)
         for t in self.transforms:
             Y = t.fit(Y).transform(Y)
         self.quantizer.fit(Y)
@@ -172,7 +117,7 @@ class Pipeline:
     def transform(self, X: Any, *, name: str = "X") -> np.ndarray:
         """Normalise (cosine) and apply the transforms: (n, d) → (n, d_quantizer) float32."""
         self._check_fitted()
-        Y = self._prepare(check_embeddings(X, n_features=self.n_features_in_, name=name, what=f"this {self.to_spec()} pipeline"))
+        Y = self.prepare(check_embeddings(X, n_features=self.n_features_in_, name=name, what=f"this {self.to_spec()} pipeline"))
         for t in self.transforms:
             Y = t.transform(Y)
         return Y
@@ -183,7 +128,7 @@ class Pipeline:
         if not (isinstance(X, np.ndarray) and X.ndim == 2):
             X = check_embeddings(X, n_features=self.n_features_in_, what=f"this {self.to_spec()} pipeline")
         out = np.empty((len(X), self.code_size), np.uint8)
-        for block in _blocks(len(X), batch_size):
+        for block in iter_slices(len(X), batch_size):
             out[block] = self.quantizer.encode(self.transform(X[block]))
         if len(X) == 0:
             check_embeddings(X, n_features=self.n_features_in_, what=f"this {self.to_spec()} pipeline")
@@ -213,7 +158,7 @@ class Pipeline:
             for name, value in stage.get_state().items():
                 arrays[f"s{i}.{name}"] = value
         meta = {
-            "format_version": FORMAT_VERSION,
+            "format_version": CODEC_FORMAT_VERSION,
             "kind": "lowdim.Pipeline",
             "lowdim_version": __version__,
             "spec": self.to_spec(),

@@ -1,4 +1,4 @@
-"""Exact k-nearest-neighbour ground truth, computed in corpus row blocks.
+"""Exact k-nearest neighbours, computed in corpus row blocks: ground truth, and the scan of uncompressed vectors.
 
 The corpus is read once, block by block, and each block is converted to float32 on
 its own, so a memory-mapped float16 (or uint8 .bvecs) corpus larger than RAM works.
@@ -25,13 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import normalize_rows
 from ..exceptions import DimensionError, DTypeError, ValidationError
-from ..validation import check_choice, check_embeddings, check_k, check_positive_int
+from ..validation import check_embeddings, check_k, check_metric, check_positive_int
 
-__all__ = ["METRICS", "exact_knn"]
-
-#: Metrics :func:`exact_knn` supports.
-METRICS = ("ip", "cosine", "l2")
+__all__ = ["exact_knn"]
 
 # Corpus rows per score tile, and the size bound of a (query chunk x tile) float32 tile (16 MB).
 _TILE_ROWS = 4096
@@ -43,12 +41,6 @@ def _as_float32_rows(X: Any, name: str) -> np.ndarray:
     if arr.dtype.kind in "iu":
         arr = arr.astype(np.float32)  # .bvecs / .ivecs data: integer components are real values here
     return check_embeddings(arr, name=name, dtype=np.float32)
-
-
-def _normalize(X: np.ndarray) -> np.ndarray:
-    norms = np.sqrt(np.einsum("ij,ij->i", X, X))
-    norms[norms == 0] = 1.0  # a zero vector stays zero and scores 0 against everything
-    return X / norms[:, None]
 
 
 def _desc_order_keys(rows: np.ndarray, key: np.ndarray) -> np.ndarray:
@@ -87,6 +79,7 @@ def exact_knn(
     *,
     metric: str = "ip",
     block_size: int = 65536,
+    allowed: np.ndarray | None = None,
     progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k neighbours of each query, in float32, reading the corpus in row blocks.
@@ -104,6 +97,9 @@ def exact_knn(
         (a zero row scores 0). ``"l2"``: **squared** Euclidean distance.
     block_size : int, default 65536
         Corpus rows converted to float32 and scored at once.
+    allowed : bool array of shape (n,), optional
+        Only these rows can be returned (deleted or filtered rows are False); fewer
+        than ``k`` allowed rows pad the result.
     progress : bool, default False
         Show a rich progress bar over corpus rows.
 
@@ -124,7 +120,7 @@ def exact_knn(
     ([[2, 0]], [[1.5, 1.0]])
     """
     k = check_k(k)
-    metric = check_choice(metric, METRICS, "metric", owner="exact_knn")
+    metric = check_metric(metric, owner="exact_knn")
     block_size = check_positive_int(block_size, "block_size", owner="exact_knn")
     Q = _as_float32_rows(queries, "queries")
     if not hasattr(corpus, "shape") or not hasattr(corpus, "dtype"):
@@ -136,9 +132,13 @@ def exact_knn(
     n, d = corpus.shape
     if d != Q.shape[1]:
         raise DimensionError(f"queries have {Q.shape[1]} features, but the corpus has {d}")
+    if allowed is not None:
+        allowed = np.asarray(allowed, dtype=bool)
+        if allowed.shape != (n,):
+            raise DimensionError(f"allowed has shape {allowed.shape}; expected ({n},), one flag per corpus row")
     nq = Q.shape[0]
     if metric == "cosine":
-        Q = _normalize(Q)
+        Q = normalize_rows(Q)  # a zero vector stays zero and scores 0 against everything
     qnorm = np.einsum("ij,ij->i", Q, Q) if metric == "l2" else None
 
     run_key = np.full((nq, k), -np.inf, dtype=np.float32)
@@ -187,11 +187,16 @@ def exact_knn(
                         # -||q - b||^2 + ||q||^2 = 2 q.b - ||b||^2 ranks like -||q - b||^2; ||q||^2 returns at the end
                         S *= 2.0
                         S -= bnorm[ts : ts + m]
+                    if allowed is not None:
+                        S[:, ~allowed[start + ts : start + ts + m]] = -np.inf  # never a candidate (see the filter below)
                     need = np.isneginf(thr)
                     if m >= k and need.any():
                         # the k-th best of any k scores bounds the final k-th best from below
                         thr[need] = np.partition(S[need], m - k, axis=1)[:, m - k]
-                    flat = np.flatnonzero(S >= thr[:, None])  # row-major: per query, ids ascending
+                    keep = S >= thr[:, None]
+                    if allowed is not None:
+                        keep &= np.isfinite(S)
+                    flat = np.flatnonzero(keep)  # row-major: per query, ids ascending
                     rows, cols = np.divmod(flat, m)
                     parts.append((rows, cols + (start + ts), S.ravel()[flat]))
                     pending += flat.size
@@ -207,6 +212,7 @@ def exact_knn(
     finally:
         if bar is not None:
             bar.stop()
+    run_id[np.isneginf(run_key)] = -1  # padding (fewer than k rows, or fewer than k allowed)
     if qnorm is not None:
         dist = qnorm[:, None] - run_key  # padding: -inf key -> +inf distance
         np.maximum(dist, 0.0, out=dist)  # rounding can leave tiny negatives

@@ -20,7 +20,12 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from .exceptions import ParameterError, SpecError
+from ..exceptions import ParameterError, SpecError
+
+#: training vectors per centroid below which FAISS's k-means warns (PQ and OPQ codebooks)
+PQ_POINTS_PER_CENTROID = 39
+#: training vectors the other learned codecs need at the least (ranges, means, scales, centres)
+MIN_TRAIN_ROWS = 256
 
 __all__ = ["StageSpec", "Spec", "parse_spec", "bytes_per_vector", "SpecLike", "VALID_PIECES"]
 
@@ -92,13 +97,28 @@ class StageSpec:
         if k == "rbq":
             return self.args[0] * padded_bytes
         if k == "rabitq":
-            from .codecs._rabitq import rabitq_code_size
+            from ..codecs import rabitq_code_size
 
             return rabitq_code_size(d, self.args[0])
         if k == "pq":
             m, nbits = self.args
             return (m * nbits + 7) // 8
         raise SpecError(f"{self.to_spec()!r} is not a quantizer")
+
+    def min_train_rows(self, d: int) -> int:
+        """Fewest training vectors this stage needs on ``d``-dimensional input (see :meth:`Spec.min_train_rows`)."""
+        k, a = self.keyword, self.args
+        if k in ("f32", "f16", "mrl", "rp"):
+            return 1  # nothing is learned
+        if k == "pq":
+            return PQ_POINTS_PER_CENTROID * 2 ** a[1]
+        if k == "opq":
+            return PQ_POINTS_PER_CENTROID * 256  # the rotation is fitted with an 8-bit PQ
+        if k == "pca":
+            return max(MIN_TRAIN_ROWS, a[0])
+        if k == "itq":
+            return max(MIN_TRAIN_ROWS, d)
+        return MIN_TRAIN_ROWS  # scalar ranges, sign-code means and scales, RaBitQ's centre
 
     def check(self, d: int, whole: str) -> None:
         """Raise a :class:`ParameterError` if this stage cannot take input width ``d``."""
@@ -156,6 +176,24 @@ class Spec:
             t.check(d, whole)
             d = t.output_dim(d)
         self.quantizer.check(d, whole)
+
+    def min_train_rows(self, d: int) -> int:
+        """Fewest vectors a fit of this spec on ``d``-dimensional data needs to be worth using.
+
+        The rule, by codec family: nothing to learn (``f32``, ``f16``, ``mrl``, ``rp``): 1;
+        scalar ranges, sign-code means and scales, RaBitQ's centre: 256; ``pca<p>``: at least
+        ``p``; ``itq``: at least ``d``; PQ: 39 per centroid (FAISS's k-means minimum), so
+        624 rows for ``pq<m>x4`` and 9,984 for ``pq<m>x8`` and OPQ. A pipeline needs the most
+        any of its stages needs.
+
+        >>> parse_spec("int8+rerank4").min_train_rows(384), parse_spec("pca128/pq32x8").min_train_rows(384)
+        (256, 9984)
+        """
+        need = 1
+        for t in self.transforms:
+            need = max(need, t.min_train_rows(d))
+            d = t.output_dim(d)
+        return max(need, self.quantizer.min_train_rows(d))
 
     def bytes_per_vector(self, d: int) -> int:
         """RAM bytes of one code for ``d``-dimensional input (pure arithmetic)."""

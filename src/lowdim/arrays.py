@@ -1,0 +1,141 @@
+"""The shared array vocabulary: metric names, float16 → float32, row normalisation,
+seeded row sampling, block iteration and a single-thread context.
+
+Every part of lowdim speaks about arrays with these few words, so each is written
+once, here, and nowhere else.
+
+Examples
+--------
+>>> import numpy as np
+>>> normalize_rows(np.array([[3.0, 4.0], [0.0, 0.0]], np.float32)).tolist()
+[[0.6000000238418579, 0.800000011920929], [0.0, 0.0]]
+>>> sample_indices(10, 3, seed=0).tolist()
+[5, 6, 9]
+>>> [(s.start, s.stop) for s in iter_slices(5, 2)]
+[(0, 2), (2, 4), (4, 5)]
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "METRICS",
+    "larger_is_better",
+    "to_float32",
+    "normalize_rows",
+    "prepare_rows",
+    "sample_indices",
+    "sample_rows",
+    "iter_slices",
+    "block_rows",
+    "single_thread",
+]
+
+#: How vectors are compared: ``"cosine"`` (inner product of L2-normalised rows),
+#: ``"ip"`` (inner product) and ``"l2"`` (squared Euclidean distance).
+METRICS = ("cosine", "ip", "l2")
+
+# About 64 MiB of float32 per block: large enough for BLAS, small enough that the
+# peak memory of a scan does not grow with n.
+_BLOCK_FLOATS = 1 << 24
+
+
+def larger_is_better(metric: str) -> bool:
+    """Whether higher scores are better under ``metric`` (cosine, ip) rather than lower (l2 distances).
+
+    >>> larger_is_better("cosine"), larger_is_better("l2")
+    (True, False)
+    """
+    return metric != "l2"
+
+
+def to_float32(a: Any) -> np.ndarray:
+    """``a`` (an array, memmap or slice of any float dtype) as a C-contiguous float32 array.
+
+    No copy when ``a`` already is a C-contiguous float32 ndarray (a memmap is read into
+    memory). float16 is converted by ``np.copyto`` into a fresh buffer: on numpy 2.x it is
+    as fast as any other path for blocks and the fastest for the small row gathers of a
+    rerank (``benchmarks/bench_float16.py`` measures the candidates; results in
+    ``benchmarks/results/float16.json``).
+
+    >>> to_float32(np.ones((2, 3), np.float16)).dtype
+    dtype('float32')
+    """
+    if isinstance(a, np.ndarray) and a.dtype == np.float32 and a.flags.c_contiguous and not isinstance(a, np.memmap):
+        return a
+    out = np.empty(np.shape(a), np.float32)
+    np.copyto(out, a, casting="unsafe")
+    return out
+
+
+def normalize_rows(X: np.ndarray, *, copy: bool = True) -> np.ndarray:
+    """Rows of ``X`` (n, d) scaled to unit L2 norm, float32; zero rows stay zero.
+
+    What the cosine metric does to documents and queries before an inner product.
+    ``copy=False`` scales a float32 ``X`` in place (for a fresh gather of rows: one
+    buffer fewer on the search path).
+    """
+    X = to_float32(X)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    if copy:
+        return X / norms
+    X /= norms
+    return X
+
+
+def prepare_rows(X: np.ndarray, metric: str, *, copy: bool = True) -> np.ndarray:
+    """``X`` as the scans see it under ``metric``: L2-normalised for cosine, as is (float32) otherwise.
+
+    ``copy=False`` lets the cosine case scale a float32 ``X`` in place.
+    """
+    return normalize_rows(X, copy=copy) if metric == "cosine" else to_float32(X)
+
+
+def sample_indices(n: int, size: int, seed: int) -> np.ndarray:
+    """Sorted row numbers of a seeded sample of ``min(size, n)`` distinct rows of ``n``, int64 of shape (m,).
+
+    The same ``(n, size, seed)`` always gives the same rows. Sorted, so that gathering
+    them from a memmap reads the file front to back.
+    """
+    if size >= n:
+        return np.arange(n, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, size=size, replace=False)).astype(np.int64)
+
+
+def sample_rows(X: Any, size: int, seed: int) -> Any:
+    """``X`` itself when it has at most ``size`` rows, else the rows of :func:`sample_indices` (same type as ``X``)."""
+    n = len(X)
+    return X if n <= size else X[sample_indices(n, size, seed)]
+
+
+def iter_slices(n: int, size: int) -> Iterator[slice]:
+    """Consecutive slices of at most ``size`` rows covering ``range(n)``."""
+    for start in range(0, n, size):
+        yield slice(start, min(n, start + size))
+
+
+def block_rows(d: int) -> int:
+    """Rows per block for arrays of ``d`` features: about 64 MiB of float32."""
+    return max(1, _BLOCK_FLOATS // max(d, 1))
+
+
+@contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    """Limit FAISS (OpenMP) and BLAS to one thread inside the block (timing, as design.md measures QPS)."""
+    import faiss
+    from threadpoolctl import threadpool_limits
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        faiss.omp_set_num_threads(before)
