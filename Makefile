@@ -1,9 +1,10 @@
-# Two entry points: `make demo` (install everything, run the main job) and `make test`.
+# Two entry points: `make demo` (install everything, run the main job) and `make test` (install
+# everything, lint, type-check, run the whole suite; what CI runs). `make test-fast` is the edit loop.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench
+.PHONY: install demo test test-fast lint bench
 
 install: $(STAMP)
 
@@ -18,8 +19,19 @@ $(STAMP): pyproject.toml
 demo: install
 	$(VENV)/bin/lowdim demo
 
-test: install
+# ruff (lint + format) and mypy, configured in pyproject.toml: zero findings
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+
+# the whole suite, slow real-data tests included (under 10 minutes on 2 cores)
+test: lint
 	$(PY) -m pytest -q
+
+# the edit loop: everything but the tests marked slow (real data, long runs)
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
 
 bench: install
 	$(PY) benchmarks/bench_codecs.py

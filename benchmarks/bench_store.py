@@ -132,7 +132,7 @@ if Q is not None:
 after = rss()
 # an HNSW collection maps its codes on open and loads them on the first search the graph
 # does not cover (a filter, vectors added since the graph was built): time that load too
-t = time.perf_counter(); col._codes() if col.is_trained else None; t_codes = time.perf_counter() - t
+t = time.perf_counter(); col._state.codes() if col.is_trained else None; t_codes = time.perf_counter() - t
 with_codes = rss()
 print(json.dumps({"open_s": t_open, "first_query_s": t_first, "codes_load_s": t_codes, "before": before, "opened": opened,
                   "after_queries": after, "after_codes": with_codes}))

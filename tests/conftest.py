@@ -18,6 +18,15 @@ SHARED_DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").r
 WORDNET_MINILM = SHARED_DATA / "wordnet-minilm"
 
 
+def pytest_collection_modifyitems(config, items):
+    """Real-data tests are slow by construction: those in ``test_*_wordnet.py`` files and those using a
+    ``wordnet*`` fixture get the ``slow`` marker (CI runs them; ``make test-fast`` leaves them out)."""
+    for item in items:
+        real = item.path.name.endswith("_wordnet.py") or any("wordnet" in f for f in getattr(item, "fixturenames", ()))
+        if real:
+            item.add_marker(pytest.mark.slow)
+
+
 def require(path: Path) -> Path:
     """Fail (never skip) when a real data set is missing: a recall test that skips proves nothing."""
     if not path.exists():

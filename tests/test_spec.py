@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -123,3 +124,35 @@ def test_round_trip_invariant(transforms, quantizer, rerank):
     assert spec.to_spec() == text
     assert spec.rerank == rerank
     assert parse_spec(spec.to_spec()) == spec
+
+
+def test_with_rerank_shares_the_fitted_stages(make_data, tmp_path):
+    from lowdim import Pipeline, load_codec
+
+    X = make_data(600, 32, 6)
+    base = Pipeline("pca16/int8", metric="cosine", random_state=3).fit(X)
+    pipe = base.with_rerank(4)
+    assert pipe.to_spec() == "pca16/int8+rerank4" and pipe.rerank == 4 and base.to_spec() == "pca16/int8"
+    assert (
+        pipe.quantizer is base.quantizer and pipe.transforms[0] is base.transforms[0] and pipe.transforms is not base.transforms
+    )
+    assert (pipe.metric, pipe.random_state, pipe.max_train) == (base.metric, base.random_state, base.max_train)
+    np.testing.assert_array_equal(pipe.encode(X), base.encode(X))
+    loaded = load_codec(pipe.save(tmp_path / "codec.npz"))
+    assert loaded.to_spec() == "pca16/int8+rerank4"
+    np.testing.assert_array_equal(loaded.encode(X), base.encode(X))
+    for none in (None, 0):
+        assert pipe.with_rerank(none).to_spec() == "pca16/int8" and pipe.with_rerank(none).rerank is None
+    assert Pipeline("int8").with_rerank(2).to_spec() == "int8+rerank2"  # unfitted works too
+    with pytest.raises(
+        ParameterError, match=r"The 'factor' parameter of Pipeline.with_rerank must be an integer >= 0\. Got -1\."
+    ):
+        base.with_rerank(-1)
+
+
+def test_stage_questions_go_to_the_registry():
+    s = parse_spec("pca128/rbq2")
+    assert s.transforms[0].kind == "transform" and s.quantizer.kind == "quantizer"
+    assert s.quantizer.bits_per_dim == 2 and s.transforms[0].bits_per_dim is None
+    with pytest.raises(SpecError, match="'pca128' is not a quantizer"):
+        s.transforms[0].code_size(384)

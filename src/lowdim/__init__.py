@@ -14,9 +14,12 @@ import os as _os
 # This must happen before FAISS loads libgomp; an explicit setting wins.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from . import plan  # the planner part: lowdim.plan.plan(...), lowdim.plan.Plan
+# The parts named like their main function are bound as packages, never shadowed by it:
+# lowdim.diagnose.diagnose(X), lowdim.plan.plan(X), lowdim.search.search(codes, Q, k, codec=...),
+# so that ``import lowdim.diagnose as d; d.twonn`` works.
+from . import diagnose, plan, search
 from ._version import __version__
-from .diagnose import Diagnosis, diagnose
+from .diagnose import Diagnosis
 from .exceptions import (
     ConflictError,
     DimensionError,
@@ -27,10 +30,11 @@ from .exceptions import (
     NotFoundError,
     ParameterError,
     SpecError,
+    UntrainedWarning,
     ValidationError,
 )
 from .plan import Plan
-from .search import CodeIndex, SearchResult, search
+from .search import CodeIndex, SearchResult
 from .server import Client
 from .spec import Pipeline, Spec, bytes_per_vector, load_codec, parse_spec
 from .store import Collection
@@ -63,4 +67,5 @@ __all__ = [
     "FileFormatError",
     "NotFoundError",
     "ConflictError",
+    "UntrainedWarning",
 ]

@@ -34,6 +34,7 @@ def _root() -> None:
 # Parts that contribute commands; a part whose module is absent is skipped.
 _COMMAND_MODULES = (
     "lowdim.bench._cli",
+    "lowdim._demo",
     "lowdim.diagnose._cli",
     "lowdim.plan._cli",
     "lowdim.store._cli",

@@ -19,6 +19,7 @@ __all__ = [
     "FileFormatError",
     "NotFoundError",
     "ConflictError",
+    "UntrainedWarning",
 ]
 
 
@@ -63,3 +64,7 @@ class NotFoundError(LowdimError, KeyError):
 
 class ConflictError(LowdimError, RuntimeError):
     """Another process holds a lock, or the operation conflicts with stored state."""
+
+
+class UntrainedWarning(UserWarning):
+    """A collection searched before its codec was trained: the search scanned the full vectors exactly."""

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from lowdim.bench import run_bench
-from lowdim.bench._cli import bundled_sample
+from lowdim.bench import bundled_sample, run_bench
 from lowdim.cli import app
 from lowdim.eval import load_dataset, pareto_front
 
@@ -119,6 +118,22 @@ def test_bench_cli_reads_separate_files(tmp_path, sample):
     assert res.exit_code == 0, res.output
     r = json.loads(out.read_text())
     assert r["k"] == 5 and r["n"] == 1000 and r["results"][0]["recall"] > 0.9
+
+
+def test_bench_folder_with_other_queries_and_gt(tmp_path, sample):
+    """Regression: --queries/--gt on a folder with its own queries.jsonl failed on the folder's qrels."""
+    folder = bundled_sample()  # 200 queries with judgements in queries.jsonl
+    q = np.asarray(sample.queries[:30])
+    np.save(tmp_path / "q.npy", q)
+    from lowdim.eval import exact_knn
+
+    np.save(tmp_path / "g.npy", exact_knn(sample.corpus, q, 10, metric="cosine")[1])
+    out = tmp_path / "r.json"
+    args = ["bench", str(folder), "--queries", str(tmp_path / "q.npy"), "--gt", str(tmp_path / "g.npy")]
+    res = runner.invoke(app, [*args, "--specs", "int8", "--no-faiss", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    r = json.loads(out.read_text())
+    assert r["n_queries"] == 30 and r["results"][0]["ndcg_at_10"] is None and r["results"][0]["recall"] > 0.9
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

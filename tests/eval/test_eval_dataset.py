@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import doctest
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import lowdim.eval
-from lowdim.eval import Dataset, _dataset, _metrics, _pareto, _readers, load_dataset
+from lowdim.eval import Dataset, load_dataset
 from lowdim.exceptions import DimensionError, DTypeError, FileFormatError, ParameterError, ValidationError
-from lowdim.search import _exact
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 WORDNET = DATA / "wordnet-minilm"
@@ -127,14 +123,6 @@ def test_cross_checks(folder):
         load_dataset(folder, qrels=[[1], [2], [3], [99]])
 
 
-def test_docstring_examples_run(tmp_path, monkeypatch):
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # examples' mkdtemp() lands in tmp_path
-    for module in (lowdim.eval, _metrics, _readers, _exact, _dataset, _pareto):
-        result = doctest.testmod(module, raise_on_error=False)
-        assert result.failed == 0, module.__name__
-    assert result.attempted > 0
-
-
 def test_wordnet_minilm_folder():
     ds = load_dataset(WORDNET)
     assert (ds.n, ds.d, ds.n_queries) == (116697, 384, 2000)
@@ -143,3 +131,15 @@ def test_wordnet_minilm_folder():
     assert len(ds.qrels) == 2000 and all(len(r) == 1 for r in ds.qrels)
     assert ds.paths["corpus"].name == "corpus.f16.npy" and ds.paths["qrels"].name == "queries.jsonl"
     assert ds.name == "wordnet-minilm"
+
+
+def test_given_queries_do_not_take_the_folders_truth_or_judgements(folder, tmp_path_factory):
+    """Regression: the folder's gt and qrels belong to its own queries, not to queries passed in their place."""
+    other = tmp_path_factory.mktemp("other")
+    np.save(other / "q.npy", np.ones((3, 8), dtype=np.float32))
+    ds = load_dataset(folder, queries=other / "q.npy")
+    assert ds.n_queries == 3 and ds.gt is None and ds.qrels is None
+    assert set(ds.paths) == {"corpus", "queries"}
+    np.save(other / "g.npy", np.zeros((3, 5), dtype=np.int64))
+    ds = load_dataset(folder, queries=other / "q.npy", gt=other / "g.npy")
+    assert ds.gt.shape == (3, 5) and ds.qrels is None

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lowdim import CodeIndex, DimensionError, ParameterError, Pipeline, search
+from lowdim import CodeIndex, DimensionError, ParameterError, Pipeline
 from lowdim.eval import exact_knn, recall_at_k
-from lowdim.search import topk
+from lowdim.search import search, topk
 
 
 def _exact(X, Q, k, metric):

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lowdim.cli import app, main
+from lowdim.spec import Pipeline
 from lowdim.store import Collection
 
 runner = CliRunner()
@@ -51,7 +52,7 @@ def test_create_add_search_json(files):
     )
     assert "4 queries in" in out
     res = json.loads((tmp / "out.json").read_text())
-    assert set(res) == {"ids", "scores"}
+    assert set(res) == {"ids", "scores", "exact_reason"} and res["exact_reason"] is None
     assert np.array(res["ids"]).shape == (4, 5) and np.array(res["scores"]).shape == (4, 5)
     assert all(i % 4 == 3 for row in res["ids"] for i in row)  # pos r: every fourth, ids 0, 1, 2, ... in order
     assert res["ids"][3][0] == 3
@@ -83,17 +84,71 @@ def test_ids_from_field_or_file_delete_info_compact_check(files):
         assert col.ids()[-3:] == [7, "seven", -3]
 
 
+def _plan_file(path, X, *, spec="pca8/int8+rerank4", metric="ip", codec=True, feasible=True):
+    """A planner JSON file (with its fitted codec beside it) recommending ``spec`` for ``X``."""
+    from lowdim.plan import Candidate, Plan
+    from lowdim.spec import Pipeline
+
+    cand = Candidate(spec, spec.split("+")[0], "pca", 4, 0.97, (0.95, 0.99), 8, 64, 1000.0, meets_target=True)
+    plan = Plan(
+        target_recall=0.95,
+        k=10,
+        metric=metric,
+        confidence=0.95,
+        max_rerank=10,
+        max_bytes=None,
+        min_qps=None,
+        seed=0,
+        n=len(X),
+        d=X.shape[1],
+        n_queries=100,
+        queries_source="held out",
+        recommended=cand if feasible else None,
+        candidates=[cand],
+        pareto=[cand],
+        codec=Pipeline(spec, metric=metric).fit(X) if codec and feasible else None,
+    )
+    return plan.write_json(path)
+
+
 def test_create_from_a_plan_file(files):
-    tmp, _ = files
-    (tmp / "plan.json").write_text(json.dumps({"recommended": {"spec": "binary+rerank10", "recall@10": 0.97}, "front": []}))
-    _ok(["create", str(tmp / "idx"), "--dim", "16", "--plan", str(tmp / "plan.json")])
+    tmp, X = files
+    plan = _plan_file(tmp / "plan.json", X)
+    out = _ok(["create", str(tmp / "idx"), "--plan", str(plan)])
+    assert "spec pca8/int8+rerank4, metric ip" in out and "codec from plan.json" in out
     with Collection.open(tmp / "idx") as col:
-        assert col.spec == "binary+rerank10"
-    # the planner's own file: dim and metric come from it unless given
-    (tmp / "plan2.json").write_text(json.dumps({"d": 16, "metric": "ip", "recommended": {"spec": "pca8/int8+rerank4"}}))
-    _ok(["create", str(tmp / "idx2"), "--plan", str(tmp / "plan2.json")])
-    with Collection.open(tmp / "idx2") as col:
+        # width, metric and spec from the plan; trained at creation with the plan's own codec
         assert (col.spec, col.dim, col.metric) == ("pca8/int8+rerank4", 16, "ip")
+        assert col.is_trained and col.info()["codec_source"] == "plan"
+        col.add(X[:50])
+        np.testing.assert_array_equal(col.codec.encode(X), Pipeline.load(tmp / "plan.codec.npz").encode(X))
+    # a plan read without its codec file: same settings, trained by the collection as usual
+    (tmp / "plan.codec.npz").unlink()
+    doc = json.loads(plan.read_text())
+    doc.pop("codec_file")
+    plan.write_text(json.dumps(doc))
+    _ok(["create", str(tmp / "idx2"), "--plan", str(plan), "--metric", "ip", "--dim", "16"])
+    with Collection.open(tmp / "idx2") as col:
+        assert (col.spec, col.dim, col.metric, col.is_trained) == ("pca8/int8+rerank4", 16, "ip", False)
+
+
+def test_untrained_collection_says_so_in_one_line(files):
+    tmp, X = files
+    idx = str(tmp / "idx")
+    _ok(["create", idx, "--dim", "16", "--spec", "pq4x8"])  # trains at 9,984 vectors
+    reason = "holds 600 vectors; spec pq4x8 trains at 9,984 (PQ needs 39 vectors per centroid)"
+    out = _ok(["add", idx, str(tmp / "v.npy")])
+    assert out.count("not trained yet: " + reason) == 1
+    out = _ok(["search", idx, "--queries", str(tmp / "q.npy"), "--k", "3", "--json", str(tmp / "r.json")])
+    assert out.count("exact search (not trained yet): " + reason) == 1 and "UntrainedWarning" not in out
+    assert reason in json.loads((tmp / "r.json").read_text())["exact_reason"]
+    assert "not trained yet: " + reason in _ok(["info", idx])
+    info = json.loads(_ok(["info", idx, "--json"]))
+    assert (info["trained"], info["search_mode"], info["codec_source"]) == (False, "exact", None)
+    # a trained one prints no such line
+    _ok(["create", str(tmp / "t"), "--dim", "16", "--train-size", "100"])
+    assert "not trained" not in _ok(["add", str(tmp / "t"), str(tmp / "v.npy")])
+    assert "exact search" not in _ok(["search", str(tmp / "t"), "--queries", str(tmp / "q.npy")])
 
 
 def test_check_exit_codes(files):
@@ -119,11 +174,13 @@ def test_check_exit_codes(files):
     [
         ("no_dim", "lowdim create needs --dim, the width of the vectors"),
         ("bad_spec", "unknown piece 'int9' in spec 'int9'. Did you mean 'int8'?"),
-        ("spec_and_plan", "give either --spec or --plan, not both"),
+        ("spec_and_plan", "give either spec or plan, not both (spec='int8')"),
+        ("plan_metric", "metric='l2' contradicts the plan, which was measured with metric='ip'"),
+        ("plan_dim", "dim=32 contradicts the plan, which was made for 16-dimensional vectors"),
         ("plan_missing", "plan file"),
-        ("plan_no_spec", 'has no recommended spec; expected {"recommended": {"spec": "..."}, ...}'),
+        ("plan_no_spec", "is not a lowdim plan"),
         ("plan_bad_json", "is not valid JSON"),
-        ("plan_infeasible", "recommends no spec (no candidate met its targets); choose one with --spec instead"),
+        ("plan_infeasible", "no candidate reaches recall@10 >= 0.95"),
         ("exists", "a collection already exists at"),
         ("no_collection", "no collection at"),
         ("wrong_width", "X has 24 features, but this collection (model m) expects 16"),
@@ -148,7 +205,9 @@ def test_errors_are_one_line_with_exit_code_2(files, capsys, case, expect):
     argv = {
         "no_dim": ["create", str(tmp / "new")],
         "bad_spec": ["create", str(tmp / "new"), "--dim", "16", "--spec", "int9"],
-        "spec_and_plan": ["create", str(tmp / "new"), "--dim", "16", "--spec", "int8", "--plan", "p.json"],
+        "spec_and_plan": ["create", str(tmp / "new"), "--spec", "int8", "--plan", str(tmp / "plan.json")],
+        "plan_metric": ["create", str(tmp / "new"), "--metric", "l2", "--plan", str(tmp / "plan.json")],
+        "plan_dim": ["create", str(tmp / "new"), "--dim", "32", "--plan", str(tmp / "plan.json")],
         "plan_missing": ["create", str(tmp / "new"), "--dim", "16", "--plan", str(tmp / "p.json")],
         "plan_no_spec": ["create", str(tmp / "new"), "--dim", "16", "--plan", str(tmp / "nospec.json")],
         "plan_bad_json": ["create", str(tmp / "new"), "--dim", "16", "--plan", str(tmp / "bad.json")],
@@ -170,7 +229,8 @@ def test_errors_are_one_line_with_exit_code_2(files, capsys, case, expect):
     }[case]
     (tmp / "nospec.json").write_text(json.dumps({"front": []}))
     (tmp / "bad.json").write_text("{")
-    (tmp / "infeasible.json").write_text(json.dumps({"feasible": False, "recommended": None, "d": 16}))
+    _plan_file(tmp / "infeasible.json", X, feasible=False)
+    _plan_file(tmp / "plan.json", X, codec=False)
     (tmp / "bad.jsonl").write_text('{"a": 1}\n{oops\n{"a": 3}\n')
     (tmp / "dup.txt").write_text("1\n1\n2\n")
     (tmp / "w.txt").write_text("x")

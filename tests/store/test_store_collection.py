@@ -7,7 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from lowdim import ConflictError, DimensionError, FileFormatError, NotFoundError, ParameterError, ValidationError
+from lowdim import (
+    ConflictError,
+    DimensionError,
+    FileFormatError,
+    NotFoundError,
+    ParameterError,
+    UntrainedWarning,
+    ValidationError,
+)
 from lowdim.eval import exact_knn, recall_at_k
 from lowdim.store import Collection, CollectionResult
 
@@ -45,6 +53,7 @@ def test_create_open_round_trip(tmp_path, data, as_ids):
     np.testing.assert_array_equal(before.scores, after.scores)
 
 
+@pytest.mark.filterwarnings("ignore::lowdim.UntrainedWarning")  # a few vectors: exact on purpose
 def test_search_result_has_fixed_shape_and_padding(tmp_path, make_vectors):
     X = make_vectors(5, 8)
     col = Collection.create(tmp_path / "c", dim=8, train_size=100)
@@ -67,17 +76,21 @@ def test_search_result_has_fixed_shape_and_padding(tmp_path, make_vectors):
 def test_search_is_exact_before_training_and_buffered_adds_survive(tmp_path, data, as_ids):
     X, Q = data
     path = tmp_path / "c"
-    col = Collection.create(path, dim=32, spec="binary", train_size=2500)
+    # pq8x8 trains at min(train_size, 9,984): at 2,500 here
+    col = Collection.create(path, dim=32, spec="pq8x8", train_size=2500)
     col.add(X[:1000])
     col.add(X[1000:2000])
     assert not col.is_trained
     _, gt = exact_knn(X[:2000], Q, 10, metric="cosine")
-    assert recall_at_k(as_ids(col.search(Q, 10)), gt, 10) == 1.0  # exact scan of the stored vectors
+    with pytest.warns(UntrainedWarning, match="holds 2,000 vectors; spec pq8x8 trains at 2,500"):
+        res = col.search(Q, 10)
+    assert recall_at_k(as_ids(res), gt, 10) == 1.0  # exact scan of the stored vectors
     col.close()
     col = Collection.open(path)
     assert len(col) == 2000 and not col.is_trained
     col.add(X[2000:])  # crosses train_size: fitted on the first 2,500 and everything encoded
     assert col.is_trained and len(col) == 3000
+    assert (col.info()["codec_source"], col.info()["codec_rows"]) == ("auto", 2500)
     np.testing.assert_array_equal(col.get([0, 2999]).vectors, X[[0, 2999]])
     col.close()
 
@@ -85,13 +98,15 @@ def test_search_is_exact_before_training_and_buffered_adds_survive(tmp_path, dat
 def test_explicit_train_encodes_everything(tmp_path, data, as_ids):
     X, Q = data
     col = Collection.create(tmp_path / "c", dim=32, spec="pca16/int8+rerank4", train_size=10**6)
-    col.add(X)
-    assert not col.is_trained
+    col.add(X)  # pca16/int8 trains at 256 vectors: fitted on all 3,000 added
+    assert col.is_trained and (col.info()["codec_source"], col.info()["codec_rows"]) == ("auto", 3000)
     col.train()
     assert col.is_trained and col.codec.code_size == 16
+    assert (col.info()["codec_source"], col.info()["codec_rows"]) == ("train", 3000)
     _, gt = exact_knn(X, Q, 10, metric="cosine")
     assert recall_at_k(as_ids(col.search(Q, 10)), gt, 10) >= 0.95
     col.train(X[:500])  # refit on a sample: codes rewritten, ids and vectors unchanged
+    assert col.info()["codec_rows"] == 500
     assert len(col) == 3000 and recall_at_k(as_ids(col.search(Q, 10)), gt, 10) >= 0.95
     col.close()
 
@@ -122,6 +137,7 @@ def test_rerank_override_and_codes_only(tmp_path, data, as_ids):
     col.close()
 
 
+@pytest.mark.filterwarnings("ignore::lowdim.UntrainedWarning")  # a few vectors: exact on purpose
 def test_ids_are_the_users(tmp_path, data):
     X, _ = data
     col = Collection.create(tmp_path / "c", dim=32, train_size=100)

@@ -1,23 +1,17 @@
-"""``lowdim bench`` and (until the text demo exists) ``lowdim demo``."""
+"""``lowdim bench``: measure specs on a data set next to FAISS's equivalents."""
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
-DEFAULT_SPECS = "f32,f16,int8,int4,binary+rerank10,hamming+rerank10,rbq2+rerank4,pca128/int8,pq48x8+rerank4"
+from ._runner import DEFAULT_SPECS
 
 
 def _split_specs(specs: str) -> list[str]:
     return [s.strip() for s in specs.split(",") if s.strip()]
-
-
-def bundled_sample() -> Path:
-    """Folder of the real 5,000-vector WordNet sample shipped inside the package."""
-    return Path(str(resources.files("lowdim") / "data" / "wordnet5k"))
 
 
 def _run(
@@ -59,7 +53,7 @@ def register(app: typer.Typer) -> None:
         gt: Path | None = typer.Option(
             None, "--gt", help="Exact neighbour ids (n_queries, >=k); computed in blocks when absent."
         ),
-        specs: str = typer.Option(DEFAULT_SPECS, "--specs", "-s", help="Comma-separated spec strings."),
+        specs: str = typer.Option(",".join(DEFAULT_SPECS), "--specs", "-s", help="Comma-separated spec strings."),
         k: int = typer.Option(10, "--k", "-k", help="recall@k against exact top-k."),
         metric: str = typer.Option("cosine", "--metric", "-m", help="cosine, ip or l2."),
         json_out: Path | None = typer.Option(None, "--json", help="Write results as JSON here."),
@@ -75,28 +69,3 @@ def register(app: typer.Typer) -> None:
         check_metric(metric)
         ds = load_dataset(data, queries=queries, gt=gt, qrels=qrels)
         _run(ds, specs, k, metric, json_out, plot, faiss, n_single, train_size)
-
-    @app.command()
-    def demo(
-        out: Path = typer.Option(
-            Path("lowdim-demo"), "--out", "-o", help="Folder for the collection, report.json, plan.json and pareto.png."
-        ),
-        target_recall: float = typer.Option(0.95, "--target-recall", help="recall@10 the planned spec must keep."),
-        bench: bool = typer.Option(False, "--bench", help="Instead: bench the bundled 5,000-vector sample next to FAISS."),
-    ) -> None:
-        """Embed the bundled WordNet glosses offline, diagnose, plan, build a collection, search, report."""
-        if bench:
-            from ..eval import load_dataset
-
-            out.mkdir(parents=True, exist_ok=True)
-            ds = load_dataset(bundled_sample())
-            ds.name = "wordnet5k (bundled)"
-            _run(ds, DEFAULT_SPECS, 10, "cosine", out / "bench.json", out / "bench.png", True, 200, 100_000)
-            return
-        from .._demo import run_demo
-
-        if not 0 < target_recall <= 1:
-            from ..exceptions import ParameterError
-
-            raise ParameterError(f"--target-recall must be in (0, 1]. Got {target_recall}.")
-        run_demo(out, target_recall=target_recall)

@@ -21,28 +21,22 @@ class FaissCandidate:
     name: str
     train: Callable[[np.ndarray], None]
     add: Callable[[np.ndarray], None]
-    search: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+    search: Callable[[np.ndarray, int], tuple[np.ndarray | None, np.ndarray]]  # (scores or None, ids)
     ram_bytes_per_vector: Callable[[], float]
 
 
 def _factory_string(spec: Spec) -> str | None:
-    q = spec.quantizer
-    base = {"f32": "Flat", "f16": "SQfp16", "int8": "SQ8", "int4": "SQ4"}.get(q.keyword)
-    if q.keyword == "pq":
-        base = f"PQ{q.args[0]}x{q.args[1]}" if q.args[1] != 8 else f"PQ{q.args[0]}"
-    if q.keyword in ("rbq", "rabitq"):
-        base = "RaBitQ" if q.args[0] == 1 else f"RaBitQ{q.args[0]}"
-    if base is None:
-        return None
+    """The ``index_factory`` string of the FAISS index lowdim's ``spec`` is measured against, or None."""
+    q = spec.quantizer.faiss_equivalent()
+    if q is None or q.binary_flat:
+        return None  # 1-bit sign codes are compared with IndexBinaryFlat (see faiss_equivalent)
     pre = []
     for t in spec.transforms:
-        if t.keyword == "pca":
-            pre.append(f"PCA{t.args[0]}")
-        elif t.keyword == "opq":
-            pre.append(f"OPQ{t.args[0]}")
-        else:
-            return None  # FAISS has no mrl/rp/itq pre-transform in its factory with these semantics
-    return ",".join(pre + [base])
+        eq = t.faiss_equivalent()
+        if eq is None or not eq.exact or not eq.piece:
+            return None  # FAISS has no pre-transform in its factory with these semantics (mrl, rp, itq)
+        pre.append(eq.piece)
+    return ",".join([*pre, q.piece])
 
 
 def _sign_codes(X: np.ndarray) -> np.ndarray:
@@ -56,31 +50,22 @@ def faiss_equivalent(spec: Spec, d: int, metric: str, vectors: np.ndarray) -> Fa
     (what FAISS users do: FAISS has no binarizer of its own), reranked with the same
     exact rescoring lowdim uses. ``vectors`` (n, d) float32 are the refine store.
     """
-    fmetric = faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
     factor = spec.rerank or 0
-    if spec.quantizer.keyword in ("binary", "hamming") and not spec.transforms:
-        index = faiss.IndexBinaryFlat(8 * ((d + 7) // 8))
-
-        def add(X: np.ndarray) -> None:
-            index.add(_sign_codes(X))
-
-        def search(Q: np.ndarray, k: int):
-            _, I = index.search(_sign_codes(Q), k * max(factor, 1))
-            if factor:
-                return rerank_exact(Q, I.astype(np.int64), vectors, k, metric=metric)
-            return None, I[:, :k]
-
-        name = "BinaryFlat(sign)" + (f"+refine{factor}" if factor else "")
-        return FaissCandidate(name, lambda X: None, add, search, lambda: index.code_size + (4 * d if factor else 0))
+    q = spec.quantizer.faiss_equivalent()
+    if q is not None and q.binary_flat:
+        return _binary_flat(d, metric, vectors, factor) if not spec.transforms else None
     factory = _factory_string(spec)
     if factory is None:
         return None
+    fmetric = faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
     base = faiss.index_factory(d, factory, fmetric)
-    index = faiss.IndexRefineFlat(base) if factor else base
+    index = base
     if factor:
-        index.k_factor = float(factor)
+        refine = faiss.IndexRefineFlat(base)
+        refine.k_factor = float(factor)
+        index = refine
 
-    def search(Q: np.ndarray, k: int):
+    def search(Q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return index.search(Q, k)
 
     def ram() -> float:
@@ -89,3 +74,19 @@ def faiss_equivalent(spec: Spec, d: int, metric: str, vectors: np.ndarray) -> Fa
 
     name = factory + (f",RFlat×{factor}" if factor else "")
     return FaissCandidate(name, index.train, index.add, search, ram)
+
+
+def _binary_flat(d: int, metric: str, vectors: np.ndarray, factor: int) -> FaissCandidate:
+    index = faiss.IndexBinaryFlat(8 * ((d + 7) // 8))
+
+    def add(X: np.ndarray) -> None:
+        index.add(_sign_codes(X))
+
+    def search(Q: np.ndarray, k: int) -> tuple[np.ndarray | None, np.ndarray]:
+        _, I = index.search(_sign_codes(Q), k * max(factor, 1))
+        if factor:
+            return rerank_exact(Q, I.astype(np.int64), vectors, k, metric=metric)
+        return None, I[:, :k]
+
+    name = "BinaryFlat(sign)" + (f"+refine{factor}" if factor else "")
+    return FaissCandidate(name, lambda X: None, add, search, lambda: index.code_size + (4 * d if factor else 0))

@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,25 @@ from ..spec import Pipeline, parse_spec
 from ..validation import check_embeddings, check_k
 from ._faiss import faiss_equivalent
 
-__all__ = ["BenchResult", "BenchReport", "run_bench"]
+__all__ = ["BenchResult", "BenchReport", "run_bench", "bundled_sample", "DEFAULT_SPECS"]
+
+#: the specs ``lowdim bench`` measures when none are given: one of each family
+DEFAULT_SPECS = (
+    "f32",
+    "f16",
+    "int8",
+    "int4",
+    "binary+rerank10",
+    "hamming+rerank10",
+    "rbq2+rerank4",
+    "pca128/int8",
+    "pq48x8+rerank4",
+)
+
+
+def bundled_sample() -> Path:
+    """Folder of the real 5,000-vector WordNet sample shipped inside the package (corpus, queries, gt, qrels)."""
+    return Path(str(resources.files("lowdim") / "data" / "wordnet5k"))
 
 
 @dataclass

@@ -5,25 +5,89 @@ A codec is an estimator (scikit-learn style): ``__init__`` stores settings only,
 ``(n, d_in) -> (n, d_out)`` float32; quantizers map float32 vectors to ``uint8``
 codes of ``code_size`` bytes and back. State is saved as ``.npz`` arrays plus a
 JSON header (no pickle), so a codec loaded from disk encodes exactly as before.
+
+Each codec class also declares, as class-level data and classmethods, everything the
+rest of lowdim needs to know about it without fitting it: its spec piece (keyword,
+argument regex, defaults, argument checks), its size formula, its width checks, how
+many training rows it needs, how a parsed stage builds it, and its traits (kind,
+family, bits per dimension, FAISS's nearest counterpart). ``lowdim.codecs.CODECS``
+lists the classes; the grammar, the pipeline, the planner, the benchmarks and the
+exports ask them instead of matching keywords.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import zipfile
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ..exceptions import FileFormatError, NotFittedError
+from ..exceptions import FileFormatError, NotFittedError, ParameterError, SpecError
 from ..validation import check_embeddings
 
-__all__ = ["Codec", "Transform", "Quantizer", "FORMAT_VERSION", "read_npz", "write_npz"]
+__all__ = [
+    "Codec",
+    "Transform",
+    "Quantizer",
+    "FaissEquivalent",
+    "FORMAT_VERSION",
+    "MIN_TRAIN_ROWS",
+    "PQ_POINTS_PER_CENTROID",
+    "read_npz",
+    "write_npz",
+]
 
 FORMAT_VERSION = 1
+#: training vectors per centroid below which FAISS's k-means warns (PQ and OPQ codebooks)
+PQ_POINTS_PER_CENTROID = 39
+#: training vectors a learned codec needs at the least (scalar ranges, sign-code means and scales, centres)
+MIN_TRAIN_ROWS = 256
+
+#: one stage's integer arguments as the spec string gives them, e.g. ``(48, 8)`` for ``pq48x8``
+Args = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class FaissEquivalent:
+    """FAISS's nearest counterpart of one lowdim stage (see :meth:`Codec.faiss_equivalent`).
+
+    Attributes
+    ----------
+    piece : str
+        The ``index_factory`` piece: ``"SQ8"``, ``"PQ96x4"``, ``"RaBitQ2"``, ``"PCA128"``; ``""``
+        where the step has no factory piece and is done on the vectors before FAISS sees them.
+    exact : bool
+        FAISS computes the same thing: the same code layout and size (quantizers; ``sa_code_size``
+        equals lowdim's ``code_size``) or the same map up to FAISS's centring (transforms).
+        Side-by-side benchmarks only chain exact transforms.
+    deploy : str or None
+        The piece to deploy instead where FAISS has a faster kernel for the same codes
+        (``"PQ96x4fs"``, its SIMD fast scan); exports use it.
+    binary_flat : bool
+        FAISS users keep such codes as plain sign bits in ``IndexBinaryFlat``; side-by-side
+        benchmarks compare with that rather than with ``piece``.
+    notes : tuple of str
+        What differs, in words, for exports.
+
+    Examples
+    --------
+    >>> from lowdim.codecs import ProductQuantizer
+    >>> eq = ProductQuantizer.faiss_equivalent((96, 4))
+    >>> eq.piece, eq.deploy, eq.exact
+    ('PQ96x4', 'PQ96x4fs', True)
+    """
+
+    piece: str
+    exact: bool = True
+    deploy: str | None = None
+    binary_flat: bool = False
+    notes: tuple[str, ...] = ()
 
 
 def write_npz(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
@@ -32,7 +96,7 @@ def write_npz(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.ndarr
     tmp = path.with_name(path.name + ".tmp")
     header = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
     with open(tmp, "wb") as fh:
-        np.savez(fh, __meta__=header, **arrays)
+        np.savez(fh, __meta__=header, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
         fh.flush()
         os.fsync(fh.fileno())
     tmp.replace(path)
@@ -63,17 +127,114 @@ def read_npz(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     return meta, arrays
 
 
-class Codec(ABC):
-    """Base class: parameters, fitted-state bookkeeping, spec printing."""
+def width_at_most(keyword: str, n: int, d: int, whole: str | None) -> None:
+    """Raise :class:`ParameterError` if a stage asks for ``n`` of ``d`` input dimensions with ``n > d``."""
+    if n > d:
+        if whole is not None:
+            raise ParameterError(f"'{keyword}{n}' in spec '{whole}' asks for {n} dimensions, but its input has only {d}")
+        raise ParameterError(f"The 'n_components' parameter of {keyword} must be at most n_features={d}. Got {n}.")
 
-    #: spec keyword, e.g. ``"pca"``; set by subclasses
+
+def m_divides(keyword: str, m: int, d: int, whole: str | None) -> None:
+    """Raise :class:`ParameterError` unless ``m`` sub-vectors split ``d`` dimensions evenly (PQ, OPQ)."""
+    if d % m:
+        divisors = [k for k in range(1, min(d, 256) + 1) if d % k == 0]
+        in_spec = f" (in spec '{whole}')" if whole is not None else ""
+        raise ParameterError(
+            f"The 'm' parameter of {keyword} must divide n_features={d}{in_spec}. Got {m}. "
+            f"Valid values include {', '.join(map(str, divisors[-8:]))}."
+        )
+
+
+class Codec(ABC):
+    """Base class: what a codec is (class-level declarations), parameters, fitted-state bookkeeping.
+
+    The declarations below are read without fitting or even building the codec; ``args``
+    are the stage's integer arguments as the spec gives them (``(128,)`` for ``pca128``).
+    """
+
+    #: spec keyword, e.g. ``"pca"``; set by registered subclasses
     keyword: ClassVar[str] = ""
+    #: "transform" or "quantizer"
+    kind: ClassVar[str] = ""
+    #: regex of the arguments after the keyword, one group per integer argument (``r"(\d+)"``)
+    args_pattern: ClassVar[str] = ""
+    #: each argument's value when its (optional) group is absent; None where it is required
+    arg_defaults: ClassVar[tuple[int | None, ...]] = ()
+    #: the piece as the list of valid pieces shows it, e.g. ``"pq<m>x<nbits>"``
+    synopsis: ClassVar[str] = ""
+    #: pieces that build this codec (the first is canonical); the registry tests run them all
+    examples: ClassVar[tuple[str, ...]] = ()
     #: names of the fitted array attributes that make up the saved state
     _state: ClassVar[tuple[str, ...]] = ()
     #: names of the constructor parameters (saved in the header)
     _params: ClassVar[tuple[str, ...]] = ()
 
     n_features_in_: int
+
+    # -- the spec piece (class level: no instance needed) ------------------------------------
+    @classmethod
+    def match_piece(cls, piece: str) -> Args | None:
+        """The arguments of ``piece`` if it spells this codec (defaults filled in), else None.
+
+        >>> from lowdim.codecs import ProductQuantizer
+        >>> ProductQuantizer.match_piece("pq48"), ProductQuantizer.match_piece("int8")
+        ((48, 8), None)
+        """
+        if not cls.keyword:
+            return None
+        m = re.fullmatch(re.escape(cls.keyword) + cls.args_pattern, piece)
+        if m is None:
+            return None
+        groups = m.groups()
+        defaults = cls.arg_defaults or (None,) * len(groups)
+        args: list[int] = []
+        for group, default in zip(groups, defaults):
+            if group is not None:
+                args.append(int(group))
+            elif default is not None:
+                args.append(default)
+        return tuple(args)
+
+    @classmethod  # noqa: B027 (a hook: most codecs take whatever their regex spells)
+    def check_args(cls, args: Args, where: str) -> None:
+        """Raise :class:`SpecError` if ``args`` are out of range; ``where`` names the piece and its spec."""
+
+    @classmethod
+    def piece(cls, args: Args) -> str:
+        """The canonical spec piece for ``args``, e.g. ``"pca128"``."""
+        return cls.keyword + "".join(str(a) for a in args)
+
+    @classmethod  # noqa: B027 (a hook: most codecs take any width)
+    def check_width(cls, args: Args, d: int, whole: str | None = None) -> None:
+        """Raise :class:`ParameterError` if the stage cannot take ``d``-dimensional input.
+
+        ``whole`` is the spec the stage belongs to (named in the message), or None for a
+        codec used on its own.
+        """
+
+    @classmethod
+    def min_train_rows(cls, args: Args, d: int) -> int:
+        """Fewest training vectors the stage needs on ``d``-dimensional input to be worth using."""
+        return MIN_TRAIN_ROWS
+
+    @classmethod
+    def from_args(cls, args: Args, *, metric: str = "ip", random_state: int = 0) -> Codec:
+        """An unfitted codec for one parsed stage; ``metric`` is the pipeline's ("cosine", "ip" or "l2")."""
+        raise NotImplementedError(f"{cls.__name__} declares no way to be built from a spec piece")
+
+    @classmethod
+    def faiss_equivalent(cls, args: Args) -> FaissEquivalent | None:
+        """FAISS's nearest counterpart of the stage, or None where FAISS has none."""
+        return None
+
+    def spec_args(self) -> Args:
+        """This codec's spec arguments (the inverse of :meth:`from_args`)."""
+        return ()
+
+    def to_spec(self) -> str:
+        """The spec-string piece that builds this codec, e.g. ``"pca128"``."""
+        return self.piece(self.spec_args())
 
     # -- parameters -------------------------------------------------------------------------
     def get_params(self) -> dict[str, Any]:
@@ -83,10 +244,6 @@ class Codec(ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
-
-    @abstractmethod
-    def to_spec(self) -> str:
-        """The spec-string piece that builds this codec, e.g. ``"pca128"``."""
 
     # -- fitted state -----------------------------------------------------------------------
     @property
@@ -126,7 +283,24 @@ class Transform(Codec):
     """A float-to-float map applied before the quantizer (PCA, MRL, RP, OPQ, ITQ)."""
 
     kind: ClassVar[str] = "transform"
+    #: how the map changes the vectors: "projection" (a linear map to fewer dimensions), "truncation"
+    #: (a prefix of the coordinates, which engines can take themselves) or "rotation" (same width)
+    map_kind: ClassVar[str] = "rotation"
     n_features_out_: int
+
+    @classmethod
+    def check_args(cls, args: Args, where: str) -> None:
+        if args and args[0] < 1:
+            raise SpecError(f"{where} needs a size >= 1")
+
+    @classmethod
+    def output_dim_for(cls, args: Args, d: int) -> int:
+        """Output width for input width ``d``, without fitting."""
+        return d
+
+    @classmethod
+    def from_args(cls, args: Args, *, metric: str = "ip", random_state: int = 0) -> Transform:
+        raise NotImplementedError(f"{cls.__name__} declares no way to be built from a spec piece")
 
     @abstractmethod
     def fit(self, X: Any) -> Transform:
@@ -141,8 +315,11 @@ class Transform(Codec):
         """Map back to the input space (exact for rotations, least-squares otherwise)."""
 
     def output_dim(self, d: int) -> int:
-        """Output width for an input width ``d`` without fitting (used by ``bytes_per_vector``)."""
-        return d
+        """Output width for an input width ``d`` without fitting."""
+        return self.output_dim_for(self.spec_args(), d)
+
+    def _check_fit_width(self, d: int) -> None:
+        self.check_width(self.spec_args(), d)
 
     def get_state(self) -> dict[str, np.ndarray]:
         state = super().get_state()
@@ -158,6 +335,30 @@ class Quantizer(Codec):
     """Maps float32 vectors to fixed-size ``uint8`` codes and back."""
 
     kind: ClassVar[str] = "quantizer"
+    #: "float" (f32, f16), "scalar" (uniform per-dimension levels), "sign" (centred sign codes, which
+    #: rely on centring: engines that binarise at 0 recall less) or "pq" (codebooks over sub-vectors)
+    family: ClassVar[str] = ""
+    #: the scan binarises the query too and ranks by Hamming distance (symmetric)
+    binary_query: ClassVar[bool] = False
+
+    @classmethod
+    @abstractmethod
+    def code_size_for(cls, args: Args, d: int) -> int:
+        """Bytes per vector for input width ``d``, from the arguments alone (no fitting)."""
+
+    @classmethod
+    def bits_per_dim(cls, args: Args) -> float | None:
+        """Code bits per input dimension, or None where it depends on more than the arguments (PQ)."""
+        return None
+
+    @classmethod
+    def relies_on_centring(cls) -> bool:
+        """True for the sign-code family (binary, hamming, rbq, rabitq): codes of the direction from the data centre."""
+        return cls.family == "sign"
+
+    @classmethod
+    def from_args(cls, args: Args, *, metric: str = "ip", random_state: int = 0) -> Quantizer:
+        raise NotImplementedError(f"{cls.__name__} declares no way to be built from a spec piece")
 
     @abstractmethod
     def fit(self, X: Any) -> Quantizer:
@@ -173,12 +374,9 @@ class Quantizer(Codec):
 
     @property
     def code_size(self) -> int:
+        """Bytes per code of the fitted codec."""
         self._check_fitted()
-        return self.code_size_for(self.n_features_in_)
-
-    @abstractmethod
-    def code_size_for(self, d: int) -> int:
-        """Bytes per vector for input width ``d``, without fitting."""
+        return self.code_size_for(self.spec_args(), self.n_features_in_)
 
     @abstractmethod
     def make_scanner(self, metric: str):
@@ -202,6 +400,8 @@ class quiet_native_stderr:
     The warning is turned into our own guidance instead: the planner and ``inspect``
     warn when PQ has too few training vectors.
     """
+
+    _saved: int | None
 
     def __enter__(self) -> quiet_native_stderr:
         import sys

@@ -11,14 +11,15 @@ residual, in the spirit of Tencent's BEBR residual binarization.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..arrays import sample_rows
+from ..exceptions import SpecError
 from ..search import DecodeScanner, HammingScanner, SignFastScanScanner
 from ..validation import check_embeddings, check_positive_int
-from ._base import Quantizer
+from ._base import Args, FaissEquivalent, Quantizer
 
 __all__ = ["ResidualBinary", "Binary", "Hamming"]
 
@@ -56,19 +57,52 @@ class ResidualBinary(Quantizer):
     """
 
     keyword = "rbq"
+    args_pattern = r"(\d+)"
+    synopsis = "rbq<bits>"
+    examples: ClassVar[tuple[str, ...]] = ("rbq2", "rbq1", "rbq3")
+    family = "sign"
+    #: FAISS users keep 1-bit sign codes in IndexBinaryFlat (see FaissEquivalent.binary_flat)
+    _faiss_binary_flat: ClassVar[bool] = False
     _state = ("mean_", "scales_")
-    _params = ("levels", "max_train", "random_state")
+    _params: ClassVar[tuple[str, ...]] = ("levels", "max_train", "random_state")
 
     def __init__(self, levels: int = 2, *, max_train: int = 100_000, random_state: int = 0) -> None:
         self.levels = levels
         self.max_train = max_train
         self.random_state = random_state
 
-    def to_spec(self) -> str:
-        return f"rbq{self.levels}"
+    @classmethod
+    def check_args(cls, args: Args, where: str) -> None:
+        if args and args[0] < 1:
+            raise SpecError(f"{where} needs a size >= 1")
 
-    def code_size_for(self, d: int) -> int:
-        return self.levels * _padded(d) // 8
+    @classmethod
+    def bits_per_dim(cls, args: Args) -> int:
+        return args[0]
+
+    @classmethod
+    def code_size_for(cls, args: Args, d: int) -> int:
+        return cls.bits_per_dim(args) * _padded(d) // 8
+
+    @classmethod
+    def from_args(cls, args: Args, *, metric: str = "ip", random_state: int = 0) -> ResidualBinary:
+        return cls(args[0], random_state=random_state)
+
+    @classmethod
+    def faiss_equivalent(cls, args: Args) -> FaissEquivalent:
+        bits = cls.bits_per_dim(args)
+        piece = "RaBitQ" if bits == 1 else f"RaBitQ{bits}"
+        notes: tuple[str, ...] = (
+            f"lowdim's {cls.piece(args)} is a centred sign code with learned per-dimension scales, scored against the "
+            f"float query; FAISS's nearest is {piece} (centred, randomly rotated, asymmetric estimator, "
+            "plus a few bytes of per-vector factors)",
+        )
+        if cls.binary_query:
+            notes += ("for FAISS's symmetric Hamming scan use IndexBinaryFlat over sign codes instead",)
+        return FaissEquivalent(piece, exact=False, binary_flat=cls._faiss_binary_flat, notes=notes)
+
+    def spec_args(self) -> Args:
+        return (self.levels,)
 
     def fit(self, X: Any) -> ResidualBinary:
         check_positive_int(self.levels, "levels", owner=type(self).__name__)
@@ -135,13 +169,25 @@ class Binary(ResidualBinary):
     """
 
     keyword = "binary"
+    args_pattern = ""
+    synopsis = "binary"
+    examples = ("binary",)
+    _faiss_binary_flat = True
     _params = ("max_train", "random_state")
 
     def __init__(self, *, max_train: int = 100_000, random_state: int = 0) -> None:
         super().__init__(1, max_train=max_train, random_state=random_state)
 
-    def to_spec(self) -> str:
-        return self.keyword
+    @classmethod
+    def bits_per_dim(cls, args: Args) -> int:
+        return 1
+
+    @classmethod
+    def from_args(cls, args: Args, *, metric: str = "ip", random_state: int = 0) -> Binary:
+        return cls(random_state=random_state)
+
+    def spec_args(self) -> Args:
+        return ()
 
 
 class Hamming(Binary):
@@ -158,6 +204,9 @@ class Hamming(Binary):
     """
 
     keyword = "hamming"
+    synopsis = "hamming"
+    examples = ("hamming",)
+    binary_query = True
 
     def make_scanner(self, metric: str) -> HammingScanner:
         self._check_fitted()

@@ -8,7 +8,7 @@ import faiss
 import numpy as np
 
 from ..search import FaissCodesScanner, faiss_metric
-from ._base import Quantizer
+from ._base import Args, FaissEquivalent, Quantizer
 
 __all__ = ["Float32", "Float16"]
 
@@ -27,18 +27,35 @@ class Float32(Quantizer):
     """
 
     keyword = "f32"
+    synopsis = "f32"
+    examples = ("f32",)
+    family = "float"
+
+    @classmethod
+    def code_size_for(cls, args: Args, d: int) -> int:
+        return 4 * d
+
+    @classmethod
+    def bits_per_dim(cls, args: Args) -> float:
+        return 32
+
+    @classmethod
+    def min_train_rows(cls, args: Args, d: int) -> int:
+        return 1  # nothing is learned
+
+    @classmethod
+    def from_args(cls, args: Args, *, metric: str = "ip", random_state: int = 0) -> Float32:
+        return cls()
+
+    @classmethod
+    def faiss_equivalent(cls, args: Args) -> FaissEquivalent:
+        return FaissEquivalent("Flat")
 
     def fit(self, X: Any) -> Float32:
         from ..validation import check_embeddings
 
         self.n_features_in_ = check_embeddings(X).shape[1]
         return self
-
-    def to_spec(self) -> str:
-        return self.keyword
-
-    def code_size_for(self, d: int) -> int:
-        return 4 * d
 
     def encode(self, X: Any) -> np.ndarray:
         return self._check_input(X).view(np.uint8)
@@ -66,18 +83,35 @@ class Float16(Quantizer):
     """
 
     keyword = "f16"
+    synopsis = "f16"
+    examples = ("f16",)
+    family = "float"
+
+    @classmethod
+    def code_size_for(cls, args: Args, d: int) -> int:
+        return 2 * d
+
+    @classmethod
+    def bits_per_dim(cls, args: Args) -> float:
+        return 16
+
+    @classmethod
+    def min_train_rows(cls, args: Args, d: int) -> int:
+        return 1  # nothing is learned
+
+    @classmethod
+    def from_args(cls, args: Args, *, metric: str = "ip", random_state: int = 0) -> Float16:
+        return cls()
+
+    @classmethod
+    def faiss_equivalent(cls, args: Args) -> FaissEquivalent:
+        return FaissEquivalent("SQfp16")
 
     def fit(self, X: Any) -> Float16:
         from ..validation import check_embeddings
 
         self.n_features_in_ = check_embeddings(X).shape[1]
         return self
-
-    def to_spec(self) -> str:
-        return self.keyword
-
-    def code_size_for(self, d: int) -> int:
-        return 2 * d
 
     def encode(self, X: Any) -> np.ndarray:
         X = np.clip(self._check_input(X), -_F16_MAX, _F16_MAX)

@@ -7,9 +7,8 @@ from typing import Any
 import numpy as np
 
 from ..arrays import normalize_rows
-from ..exceptions import ParameterError
 from ..validation import check_embeddings, check_positive_int
-from ._base import Transform
+from ._base import Args, FaissEquivalent, Transform, width_at_most
 
 __all__ = ["Matryoshka"]
 
@@ -25,31 +24,53 @@ class Matryoshka(Transform):
     --------
     >>> import numpy as np
     >>> Y = Matryoshka(2).fit(np.ones((3, 4), np.float32)).transform(np.ones((1, 4), np.float32))
-    >>> np.round(Y, 3).tolist()
-    [[0.707, 0.707]]
+    >>> np.round(Y, 3)
+    array([[0.707, 0.707]], dtype=float32)
     """
 
     keyword = "mrl"
+    args_pattern = r"(\d+)"
+    synopsis = "mrl<d>"
+    examples = ("mrl16",)
+    map_kind = "truncation"
     _params = ("n_components", "normalize")
 
     def __init__(self, n_components: int, *, normalize: bool = True) -> None:
         self.n_components = n_components
         self.normalize = normalize
 
-    def to_spec(self) -> str:
-        return f"mrl{self.n_components}"
+    @classmethod
+    def output_dim_for(cls, args: Args, d: int) -> int:
+        return args[0]
 
-    def output_dim(self, d: int) -> int:
-        return self.n_components
+    @classmethod
+    def check_width(cls, args: Args, d: int, whole: str | None = None) -> None:
+        width_at_most(cls.keyword, args[0], d, whole)
 
-    def check_width(self, d: int) -> None:
-        if self.n_components > d:
-            raise ParameterError(f"The 'n_components' parameter of mrl must be at most n_features={d}. Got {self.n_components}.")
+    @classmethod
+    def min_train_rows(cls, args: Args, d: int) -> int:
+        return 1  # nothing is learned
+
+    @classmethod
+    def from_args(cls, args: Args, *, metric: str = "ip", random_state: int = 0) -> Matryoshka:
+        # unit-length prefixes are how Matryoshka embeddings compare by angle; L2 keeps the raw prefix
+        return cls(args[0], normalize=metric != "l2")
+
+    @classmethod
+    def faiss_equivalent(cls, args: Args) -> FaissEquivalent:
+        note = (
+            f"FAISS has no Matryoshka truncation: keep the first {args[0]} dims of every vector "
+            "(and L2-normalise them) before train, add and search"
+        )
+        return FaissEquivalent("", exact=False, notes=(note,))
+
+    def spec_args(self) -> Args:
+        return (self.n_components,)
 
     def fit(self, X: Any) -> Matryoshka:
         check_positive_int(self.n_components, "n_components", owner="mrl")
         X = check_embeddings(X)
-        self.check_width(X.shape[1])
+        self._check_fit_width(X.shape[1])
         self.n_features_in_ = X.shape[1]
         self.n_features_out_ = self.n_components
         return self

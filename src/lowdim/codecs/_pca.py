@@ -9,7 +9,7 @@ import numpy as np
 from ..arrays import sample_rows
 from ..exceptions import ParameterError
 from ..validation import check_embeddings, check_positive_int
-from ._base import Transform
+from ._base import MIN_TRAIN_ROWS, Args, FaissEquivalent, Transform, width_at_most
 
 __all__ = ["PCA"]
 
@@ -39,6 +39,10 @@ class PCA(Transform):
     """
 
     keyword = "pca"
+    args_pattern = r"(\d+)"
+    synopsis = "pca<d>"
+    examples = ("pca16",)
+    map_kind = "projection"
     _state = ("components_", "mean_", "explained_variance_ratio_")
     _params = ("n_components", "max_train", "random_state")
 
@@ -47,22 +51,35 @@ class PCA(Transform):
         self.max_train = max_train
         self.random_state = random_state
 
-    def to_spec(self) -> str:
-        return f"pca{self.n_components}"
+    @classmethod
+    def output_dim_for(cls, args: Args, d: int) -> int:
+        return args[0]
 
-    def output_dim(self, d: int) -> int:
-        return self.n_components
+    @classmethod
+    def check_width(cls, args: Args, d: int, whole: str | None = None) -> None:
+        width_at_most(cls.keyword, args[0], d, whole)
 
-    def check_width(self, d: int) -> None:
-        if self.n_components > d:
-            raise ParameterError(f"The 'n_components' parameter of pca must be at most n_features={d}. Got {self.n_components}.")
+    @classmethod
+    def min_train_rows(cls, args: Args, d: int) -> int:
+        return max(MIN_TRAIN_ROWS, args[0])
+
+    @classmethod
+    def from_args(cls, args: Args, *, metric: str = "ip", random_state: int = 0) -> PCA:
+        return cls(args[0], random_state=random_state)
+
+    @classmethod
+    def faiss_equivalent(cls, args: Args) -> FaissEquivalent:
+        return FaissEquivalent(f"PCA{args[0]}")  # the same subspace; FAISS also subtracts the mean
+
+    def spec_args(self) -> Args:
+        return (self.n_components,)
 
     def fit(self, X: Any) -> PCA:
         from sklearn.decomposition import PCA as _SkPCA
 
         check_positive_int(self.n_components, "n_components", owner="pca")
         X = check_embeddings(X)
-        self.check_width(X.shape[1])
+        self._check_fit_width(X.shape[1])
         X = sample_rows(X, self.max_train, self.random_state)
         if len(X) < 2:
             raise ParameterError(f"pca needs at least 2 training vectors; got {len(X)}")

@@ -8,10 +8,10 @@ import faiss
 import numpy as np
 
 from ..arrays import sample_rows
-from ..exceptions import ParameterError, ValidationError
+from ..exceptions import ParameterError, SpecError, ValidationError
 from ..search import PQScanner
 from ..validation import check_embeddings, check_positive_int
-from ._base import Quantizer, quiet_native_stderr
+from ._base import PQ_POINTS_PER_CENTROID, Args, FaissEquivalent, Quantizer, m_divides, quiet_native_stderr
 
 __all__ = ["ProductQuantizer"]
 
@@ -41,6 +41,11 @@ class ProductQuantizer(Quantizer):
     """
 
     keyword = "pq"
+    args_pattern = r"(\d+)(?:x(\d+))?"
+    arg_defaults = (None, 8)  # ``pq<m>`` is ``pq<m>x8``
+    synopsis = "pq<m>x<nbits>"
+    examples = ("pq8x8", "pq8", "pq8x4")
+    family = "pq"
     _state = ("centroids_",)
     _params = ("m", "nbits", "max_train", "random_state")
 
@@ -50,27 +55,53 @@ class ProductQuantizer(Quantizer):
         self.max_train = max_train
         self.random_state = random_state
 
-    def to_spec(self) -> str:
-        return f"pq{self.m}x{self.nbits}"
+    @classmethod
+    def check_args(cls, args: Args, where: str) -> None:
+        m, nbits = args
+        if nbits not in (4, 8):
+            raise SpecError(f"{where}: PQ supports 4 or 8 bits per sub-code; got {nbits}")
+        if m < 1:
+            raise SpecError(f"{where} needs a size >= 1")
 
-    def code_size_for(self, d: int) -> int:
-        return (self.m * self.nbits + 7) // 8
+    @classmethod
+    def piece(cls, args: Args) -> str:
+        m, nbits = args
+        return f"pq{m}x{nbits}"
 
-    def check_width(self, d: int) -> None:
-        """Raise :class:`ParameterError` unless ``m`` divides ``d``."""
-        if d % self.m:
-            divisors = [k for k in range(1, min(d, 256) + 1) if d % k == 0]
-            raise ParameterError(
-                f"The 'm' parameter of PQ must divide n_features={d}. Got {self.m}. "
-                f"Valid values include {', '.join(map(str, divisors[-8:]))}."
-            )
+    @classmethod
+    def code_size_for(cls, args: Args, d: int) -> int:
+        m, nbits = args
+        return (m * nbits + 7) // 8
+
+    @classmethod
+    def check_width(cls, args: Args, d: int, whole: str | None = None) -> None:
+        m_divides(cls.keyword, args[0], d, whole)
+
+    @classmethod
+    def min_train_rows(cls, args: Args, d: int) -> int:
+        return PQ_POINTS_PER_CENTROID * 2 ** args[1]
+
+    @classmethod
+    def from_args(cls, args: Args, *, metric: str = "ip", random_state: int = 0) -> ProductQuantizer:
+        return cls(args[0], args[1], random_state=random_state)
+
+    @classmethod
+    def faiss_equivalent(cls, args: Args) -> FaissEquivalent:
+        m, nbits = args
+        if nbits == 8:
+            return FaissEquivalent(f"PQ{m}")
+        # lowdim scans 4-bit codes with FAISS's SIMD fast-scan kernel: deploy that one
+        return FaissEquivalent(f"PQ{m}x{nbits}", deploy=f"PQ{m}x{nbits}fs")
+
+    def spec_args(self) -> Args:
+        return (self.m, self.nbits)
 
     def fit(self, X: Any) -> ProductQuantizer:
         check_positive_int(self.m, "m", owner="PQ")
         if self.nbits not in (4, 8):
             raise ParameterError(f"The 'nbits' parameter of PQ must be 4 or 8. Got {self.nbits!r}.")
         X = check_embeddings(X)
-        self.check_width(X.shape[1])
+        self.check_width(self.spec_args(), X.shape[1])
         ksub = 1 << self.nbits
         if len(X) < ksub:
             raise ValidationError(
@@ -96,7 +127,7 @@ class ProductQuantizer(Quantizer):
         return self._pq.compute_codes(self._check_input(X))
 
     def decode(self, codes: Any) -> np.ndarray:
-        return self._pq.decode(self._check_codes(codes))
+        return self._pq.decode(self._check_codes(codes))  # type: ignore[call-arg,func-returns-value,return-value]  # SWIG's Python overload
 
     def make_scanner(self, metric: str) -> PQScanner:
         self._check_fitted()

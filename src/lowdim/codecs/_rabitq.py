@@ -16,10 +16,10 @@ from typing import Any
 import faiss
 import numpy as np
 
-from ..exceptions import FileFormatError, ParameterError
+from ..exceptions import FileFormatError, ParameterError, SpecError
 from ..search import FaissCodesScanner, faiss_metric
 from ..validation import check_choice, check_embeddings
-from ._base import Quantizer, quiet_native_stderr
+from ._base import Args, FaissEquivalent, Quantizer, quiet_native_stderr
 
 __all__ = ["RaBitQ", "rabitq_code_size"]
 
@@ -66,10 +66,15 @@ class RaBitQ(Quantizer):
     >>> X = np.random.default_rng(0).normal(size=(500, 64)).astype(np.float32)
     >>> q = RaBitQ(2).fit(X)
     >>> q.encode(X).shape, q.code_size
-    ((500, 28), 28)
+    ((500, 36), 36)
     """
 
     keyword = "rabitq"
+    args_pattern = r"(\d+)?"
+    arg_defaults = (1,)  # ``rabitq`` is ``rabitq1``
+    synopsis = "rabitq<bits>"
+    examples = ("rabitq2", "rabitq", "rabitq4")
+    family = "sign"
     _state = ("index_",)
     _params = ("bits", "metric", "query_bits")
 
@@ -78,11 +83,30 @@ class RaBitQ(Quantizer):
         self.metric = metric
         self.query_bits = query_bits
 
-    def to_spec(self) -> str:
-        return f"rabitq{self.bits}"
+    @classmethod
+    def check_args(cls, args: Args, where: str) -> None:
+        if args[0] not in RABITQ_BITS:
+            raise SpecError(f"{where}: RaBitQ takes 1 to 8 bits per dimension; got {args[0]}")
 
-    def code_size_for(self, d: int) -> int:
-        return rabitq_code_size(d, self.bits)
+    @classmethod
+    def bits_per_dim(cls, args: Args) -> int:
+        return args[0]
+
+    @classmethod
+    def code_size_for(cls, args: Args, d: int) -> int:
+        return rabitq_code_size(d, args[0])
+
+    @classmethod
+    def from_args(cls, args: Args, *, metric: str = "ip", random_state: int = 0) -> RaBitQ:
+        # the stored factors depend on the metric: cosine and ip share the inner-product ones
+        return cls(args[0], metric="l2" if metric == "l2" else "ip")
+
+    @classmethod
+    def faiss_equivalent(cls, args: Args) -> FaissEquivalent:
+        return FaissEquivalent("RaBitQ" if args[0] == 1 else f"RaBitQ{args[0]}")  # the same codes: this wraps FAISS's RaBitQ
+
+    def spec_args(self) -> Args:
+        return (self.bits,)
 
     def _check_params(self) -> None:
         if isinstance(self.bits, bool) or self.bits not in RABITQ_BITS:
@@ -112,7 +136,7 @@ class RaBitQ(Quantizer):
             raise FileFormatError(f"the saved RaBitQ state is not a {self.n_features_in_}-dimensional IndexRaBitQ")
         self._index = index
 
-    def _empty_index(self) -> faiss.IndexRaBitQ:
+    def _empty_index(self) -> faiss.Index:
         return faiss.deserialize_index(self.index_)
 
     def encode(self, X: Any) -> np.ndarray:

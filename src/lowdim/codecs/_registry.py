@@ -1,8 +1,14 @@
-"""Every codec class by its spec keyword, and how one stage of a spec builds its codec."""
+"""The codec registry: every codec class by its spec keyword, built from one list.
+
+Each class declares what it is (see :class:`~lowdim.codecs.Codec`); this module only
+lists the classes and answers questions by keyword, so the grammar, the pipeline, the
+planner, the benchmarks and the exports never match keywords themselves.
+"""
 
 from __future__ import annotations
 
-from ._base import Codec
+from ..exceptions import SpecError
+from ._base import Args, Codec, Quantizer
 from ._binary import Binary, Hamming, ResidualBinary
 from ._float import Float16, Float32
 from ._mrl import Matryoshka
@@ -13,46 +19,63 @@ from ._rotation import ITQ, OPQ
 from ._rp import SparseRandomProjection
 from ._scalar import Int4, Int8
 
-__all__ = ["CODECS", "build_stage"]
+__all__ = ["CODECS", "REGISTERED", "codec_class", "build_stage", "relies_on_centring"]
+
+#: every registered codec class: transforms first, then quantizers, in the order the grammar
+#: tries them and the list of valid pieces shows them. Adding a codec: one line here.
+REGISTERED: tuple[type[Codec], ...] = (
+    PCA,
+    Matryoshka,
+    SparseRandomProjection,
+    OPQ,
+    ITQ,
+    Float32,
+    Float16,
+    Int8,
+    Int4,
+    Binary,
+    Hamming,
+    ResidualBinary,
+    RaBitQ,
+    ProductQuantizer,
+)
 
 #: every registered codec class by spec keyword
-CODECS: dict[str, type[Codec]] = {
-    "pca": PCA,
-    "mrl": Matryoshka,
-    "rp": SparseRandomProjection,
-    "opq": OPQ,
-    "itq": ITQ,
-    "f32": Float32,
-    "f16": Float16,
-    "int8": Int8,
-    "int4": Int4,
-    "binary": Binary,
-    "hamming": Hamming,
-    "rbq": ResidualBinary,
-    "rabitq": RaBitQ,
-    "pq": ProductQuantizer,
-}
+CODECS: dict[str, type[Codec]] = {cls.keyword: cls for cls in REGISTERED}
 
 
-def build_stage(keyword: str, args: tuple[int, ...], *, metric: str = "ip", random_state: int = 0) -> Codec:
-    """An unfitted codec for one parsed stage (its spec keyword and integer arguments)."""
-    k, a = keyword, args
-    if k == "pca":
-        return PCA(a[0], random_state=random_state)
-    if k == "mrl":
-        return Matryoshka(a[0], normalize=metric != "l2")
-    if k == "rp":
-        return SparseRandomProjection(a[0], random_state=random_state)
-    if k == "opq":
-        return OPQ(a[0], random_state=random_state)
-    if k == "itq":
-        return ITQ(random_state=random_state)
-    if k == "rbq":
-        return ResidualBinary(a[0], random_state=random_state)
-    if k == "pq":
-        return ProductQuantizer(a[0], a[1], random_state=random_state)
-    if k == "rabitq":
-        return RaBitQ(a[0], metric="l2" if metric == "l2" else "ip")
-    if k in ("f32", "f16"):
-        return CODECS[k]()
-    return CODECS[k](random_state=random_state)  # type: ignore[call-arg]
+def codec_class(keyword: str) -> type[Codec]:
+    """The registered class of ``keyword``; an unknown keyword is a :class:`SpecError` listing the valid ones.
+
+    >>> codec_class("pq").__name__
+    'ProductQuantizer'
+    """
+    try:
+        return CODECS[keyword]
+    except (KeyError, TypeError):
+        raise SpecError(f"unknown codec keyword {keyword!r}; registered: {', '.join(CODECS)}") from None
+
+
+def build_stage(keyword: str, args: Args, *, metric: str = "ip", random_state: int = 0) -> Codec:
+    """An unfitted codec for one parsed stage (its spec keyword and integer arguments).
+
+    ``metric`` is the pipeline's ("cosine", "ip" or "l2"); ``random_state`` seeds the codec.
+
+    >>> build_stage("pq", (48, 8), random_state=1)
+    ProductQuantizer(m=48, nbits=8, max_train=65536, random_state=1)
+    """
+    return codec_class(keyword).from_args(tuple(args), metric=metric, random_state=random_state)
+
+
+def relies_on_centring(keyword: str) -> bool:
+    """True if the quantizer ``keyword`` codes directions from the data centre (binary, hamming, rbq, rabitq).
+
+    Engines that binarise at 0 without centring (FAISS ``IndexBinaryFlat``, Qdrant binary,
+    pgvector ``binary_quantize``) recall less on data whose mean is far from 0. False for
+    transforms and other quantizers.
+
+    >>> relies_on_centring("rbq"), relies_on_centring("int8")
+    (True, False)
+    """
+    cls = codec_class(keyword)
+    return issubclass(cls, Quantizer) and cls.relies_on_centring()

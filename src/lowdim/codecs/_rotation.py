@@ -11,7 +11,7 @@ from threadpoolctl import threadpool_limits
 from ..arrays import sample_rows
 from ..exceptions import ParameterError
 from ..validation import check_embeddings, check_positive_int
-from ._base import Transform, quiet_native_stderr
+from ._base import MIN_TRAIN_ROWS, PQ_POINTS_PER_CENTROID, Args, FaissEquivalent, Transform, m_divides, quiet_native_stderr
 
 __all__ = ["Rotation", "OPQ", "ITQ"]
 
@@ -20,6 +20,7 @@ class Rotation(Transform):
     """An orthogonal d×d map ``x @ rotation_``; the inverse is its transpose."""
 
     _state = ("rotation_",)
+    rotation_: np.ndarray
 
     def transform(self, X: Any) -> np.ndarray:
         return self._check_input(X) @ self.rotation_
@@ -43,6 +44,9 @@ class OPQ(Rotation):
     """
 
     keyword = "opq"
+    args_pattern = r"(\d+)"
+    synopsis = "opq<m>"
+    examples = ("opq8",)
     _params = ("m", "n_iter", "max_train", "random_state")
 
     def __init__(self, m: int, *, n_iter: int = 20, max_train: int = 32_768, random_state: int = 0) -> None:
@@ -51,17 +55,29 @@ class OPQ(Rotation):
         self.max_train = max_train
         self.random_state = random_state
 
-    def to_spec(self) -> str:
-        return f"opq{self.m}"
+    @classmethod
+    def check_width(cls, args: Args, d: int, whole: str | None = None) -> None:
+        m_divides(cls.keyword, args[0], d, whole)
 
-    def check_width(self, d: int) -> None:
-        if d % self.m:
-            raise ParameterError(f"The 'm' parameter of opq must divide n_features={d}. Got {self.m}.")
+    @classmethod
+    def min_train_rows(cls, args: Args, d: int) -> int:
+        return PQ_POINTS_PER_CENTROID * 256  # the rotation is fitted with an 8-bit PQ
+
+    @classmethod
+    def from_args(cls, args: Args, *, metric: str = "ip", random_state: int = 0) -> OPQ:
+        return cls(args[0], random_state=random_state)
+
+    @classmethod
+    def faiss_equivalent(cls, args: Args) -> FaissEquivalent:
+        return FaissEquivalent(f"OPQ{args[0]}")  # this is FAISS's OPQMatrix
+
+    def spec_args(self) -> Args:
+        return (self.m,)
 
     def fit(self, X: Any) -> OPQ:
         check_positive_int(self.m, "m", owner="opq")
         X = check_embeddings(X)
-        self.check_width(X.shape[1])
+        self._check_fit_width(X.shape[1])
         X = sample_rows(X, self.max_train, self.random_state)
         if len(X) < 256:
             raise ParameterError(f"opq needs at least 256 training vectors; got {len(X)}")
@@ -92,6 +108,8 @@ class ITQ(Rotation):
     """
 
     keyword = "itq"
+    synopsis = "itq"
+    examples = ("itq",)
     _params = ("n_iter", "max_train", "random_state")
 
     def __init__(self, *, n_iter: int = 50, max_train: int = 20_000, random_state: int = 0) -> None:
@@ -99,8 +117,18 @@ class ITQ(Rotation):
         self.max_train = max_train
         self.random_state = random_state
 
-    def to_spec(self) -> str:
-        return "itq"
+    @classmethod
+    def min_train_rows(cls, args: Args, d: int) -> int:
+        return max(MIN_TRAIN_ROWS, d)
+
+    @classmethod
+    def from_args(cls, args: Args, *, metric: str = "ip", random_state: int = 0) -> ITQ:
+        return cls(random_state=random_state)
+
+    @classmethod
+    def faiss_equivalent(cls, args: Args) -> FaissEquivalent:
+        # FAISS's ITQTransform adds its own centring and normalisations: a relative of this map, not the same one
+        return FaissEquivalent("ITQ", exact=False)
 
     def fit(self, X: Any) -> ITQ:
         check_positive_int(self.n_iter, "n_iter", owner="itq")

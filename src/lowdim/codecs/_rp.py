@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..validation import check_embeddings, check_positive_int
-from ._base import Transform
+from ._base import Args, FaissEquivalent, Transform
 
 __all__ = ["SparseRandomProjection"]
 
@@ -33,17 +33,35 @@ class SparseRandomProjection(Transform):
     """
 
     keyword = "rp"
+    args_pattern = r"(\d+)"
+    synopsis = "rp<d>"
+    examples = ("rp16",)
+    map_kind = "projection"
     _params = ("n_components", "random_state")
 
     def __init__(self, n_components: int, *, random_state: int = 0) -> None:
         self.n_components = n_components
         self.random_state = random_state
 
-    def to_spec(self) -> str:
-        return f"rp{self.n_components}"
+    @classmethod
+    def output_dim_for(cls, args: Args, d: int) -> int:
+        return args[0]
 
-    def output_dim(self, d: int) -> int:
-        return self.n_components
+    @classmethod
+    def min_train_rows(cls, args: Args, d: int) -> int:
+        return 1  # nothing is learned: the projection depends on the width only
+
+    @classmethod
+    def from_args(cls, args: Args, *, metric: str = "ip", random_state: int = 0) -> SparseRandomProjection:
+        return cls(args[0], random_state=random_state)
+
+    @classmethod
+    def faiss_equivalent(cls, args: Args) -> FaissEquivalent:
+        note = f"RR{args[0]} is a dense random rotation, in place of lowdim's sparse random projection rp{args[0]}"
+        return FaissEquivalent(f"RR{args[0]}", exact=False, notes=(note,))
+
+    def spec_args(self) -> Args:
+        return (self.n_components,)
 
     def fit(self, X: Any) -> SparseRandomProjection:
         from sklearn.random_projection import SparseRandomProjection as _SkRP

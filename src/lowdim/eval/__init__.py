@@ -18,6 +18,7 @@ from ._readers import (
     SUPPORTED_EXTENSIONS,
     MissingDependencyError,
     PathLike,
+    iter_jsonl,
     read_ids,
     read_qrels_jsonl,
     read_vectors,
@@ -40,6 +41,7 @@ __all__ = [
     "SUPPORTED_EXTENSIONS",
     "MissingDependencyError",
     "read_vectors",
+    "iter_jsonl",
     "read_ids",
     "read_qrels_jsonl",
     # data sets

@@ -159,7 +159,9 @@ def load_dataset(
       and needs ``queries=``.
 
     Keyword arguments override what the folder holds; each is a path or an array
-    (``qrels`` also a list of id collections).
+    (``qrels`` also a list of id collections). Given ``queries``, the folder's ground truth
+    and judgements are left out (they belong to the folder's own queries): pass ``gt=``
+    and ``qrels=`` for the new queries, or let the ground truth be computed.
 
     Parameters
     ----------
@@ -198,10 +200,13 @@ def load_dataset(
             raise FileFormatError(
                 f"{root} holds no queries file; looked for {', '.join(QUERY_FILES)}. Pass queries= a path or an array"
             )
-        found_gt = _find(root, GT_FILES)
-        found_qrels = _find(root, QRELS_FILES)
-        if found_qrels is not None and not _has_field(found_qrels, "relevant_doc_ids"):
-            found_qrels = None
+        if queries is None:
+            # the folder's ground truth and judgements belong to the folder's queries: with other
+            # queries they would be silently wrong (or fail on a count), so they are not picked up
+            found_gt = _find(root, GT_FILES)
+            found_qrels = _find(root, QRELS_FILES)
+            if found_qrels is not None and not _has_field(found_qrels, "relevant_doc_ids"):
+                found_qrels = None
         name = root.name
     elif root.is_file():
         name = root.name.split(".")[0]

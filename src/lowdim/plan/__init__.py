@@ -20,12 +20,14 @@ True
 
 from __future__ import annotations
 
+from ._cache import PlanCache
 from ._candidate import Candidate
 from ._candidates import CandidateSpec, generate_candidates, pca_widths, rerank_factors
 from ._export import ENGINES, export_settings, faiss_factory
 from ._pareto import Frontier, Point, pareto_front, recommend
-from ._plan import Plan, PlanCache, TargetNotMetError, plan
+from ._plan import plan
 from ._plot import plot_plan
+from ._result import Plan, TargetNotMetError
 
 __all__ = [
     "plan",

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..codecs import PQ_POINTS_PER_CENTROID, ProductQuantizer
 from ..spec import parse_spec
 from ..validation import check_positive_int
 
@@ -50,14 +51,14 @@ __all__ = [
 
 #: sign codes below this many bits per vector rank poorly (the diagnosis warns at d < 128)
 BINARY_MIN_BITS = 128
-#: faiss k-means warns below 39 training points per centroid
-PQ_POINTS_PER_CENTROID = 39
 #: the rerank factors measured, before capping at ``max_rerank``; a factor of 1 only reorders
 #: the top k and cannot change recall@k, so it is not measured
 _FACTORS = (0, 2, 4, 10)
 #: leading-half variance share above which the data looks Matryoshka-trained (0.5 is what a
 #: model without a preferred coordinate order gives)
 MATRYOSHKA_SHARE = 0.7
+#: quantizers tried after each reduced width (sign codes only where they keep BINARY_MIN_BITS bits)
+_AFTER_REDUCTION = ("int8", "int4", "rbq2", "binary")
 #: relative cost of fitting and scanning, to order candidates of equal bytes cheapest first
 _COST = {"sign": 0, "pq4": 1, "scalar": 2, "pca": 2, "mrl": 2, "rabitq": 3, "itq": 4, "opq": 5}
 
@@ -248,14 +249,13 @@ def generate_candidates(
             add(f"pq{m}x4", "pq4")
     widths = pca_widths(d, intrinsic_dim=intrinsic_dim, dims_90=dims_90, dims_95=dims_95, dims_99=dims_99)
     prefixes = ["pca"] + (["mrl"] if matryoshka else [])
+    after = [parse_spec(q).quantizer for q in _AFTER_REDUCTION]
     for prefix in prefixes:
         for p, why in widths:
-            add(f"{prefix}{p}/int8", prefix, why)
-            add(f"{prefix}{p}/int4", prefix, why)
-            if 2 * p >= BINARY_MIN_BITS:
-                add(f"{prefix}{p}/rbq2", prefix, why)
-            if p >= BINARY_MIN_BITS:
-                add(f"{prefix}{p}/binary", prefix, why)
+            for stage in after:
+                if stage.relies_on_centring and (stage.bits_per_dim or 1) * p < BINARY_MIN_BITS:
+                    continue  # too few sign bits per vector to rank well
+                add(f"{prefix}{p}/{stage.to_spec()}", prefix, why)
     return sorted(found.values(), key=lambda c: c.order_key)
 
 
@@ -274,7 +274,7 @@ def opq_candidate(missed: CandidateSpec, d: int, *, n_train: int) -> CandidateSp
     'opq32/pq32x8'
     """
     s = parse_spec(missed.spec)
-    if s.transforms or s.quantizer.keyword != "pq" or n_train < 2560:
+    if s.transforms or s.quantizer.codec is not ProductQuantizer or n_train < 2560:
         return None
     m, nbits = s.quantizer.args
     b = m * nbits // 8

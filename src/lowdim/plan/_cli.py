@@ -131,13 +131,15 @@ def plan_command(
         out.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
     if json_path is not None:
         p.write_json(json_path)
-        out.print(f"plan JSON: {escape(str(json_path))}", highlight=False)
+        codec_note = f" (and the measured codec: {json_path.name.removesuffix('.json')}.codec.npz)" if p.codec is not None else ""
+        out.print(f"plan JSON: {escape(str(json_path))}{escape(codec_note)}", highlight=False)
     if plot is not None:
         plot_plan(p, plot)
         out.print(f"Pareto plot: {escape(str(plot))}", highlight=False)
     rec = p.require_feasible()  # infeasible: one-line error with the best achievable (exit code 2)
     out.print(f"[bold green]recommended:[/] {escape(p.summary())}", highlight=False)
-    how = f"lowdim create PATH --plan {json_path}" if json_path is not None else f"Pipeline('{rec.spec}')"
+    # with the JSON, a collection adopts the very codec measured here (no refit); without it, only the spec
+    how = f"lowdim create PATH --plan {json_path}" if json_path is not None else f"lowdim create PATH --spec '{rec.spec}'"
     out.print(f"[dim]use it: {escape(how)}[/]", highlight=False)
     if export is not None:
         out.print(f"\n[bold]{export}[/] nearest settings:", highlight=False)

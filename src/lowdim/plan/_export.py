@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import json
 
+from ..codecs import Quantizer, Transform
 from ..exceptions import ParameterError
-from ..spec import Spec, SpecLike, parse_spec
+from ..spec import Spec, SpecLike, StageSpec, parse_spec
 from ..validation import check_choice, check_k, check_metric, check_positive_int
 
 __all__ = ["ENGINES", "export_settings", "faiss_factory"]
 
 #: engines :func:`export_settings` knows
 ENGINES = ("faiss", "qdrant", "pgvector")
-
-_SIGN = ("binary", "hamming", "rbq", "rabitq")
 
 
 def faiss_factory(spec: SpecLike, d: int) -> tuple[str, list[str]]:
@@ -49,41 +48,22 @@ def faiss_factory(spec: SpecLike, d: int) -> tuple[str, list[str]]:
     s.check(d)
     notes: list[str] = []
     pre: list[str] = []
-    for t in s.transforms:
-        k, a = t.keyword, t.args
-        if k == "pca":
-            pre.append(f"PCA{a[0]}")
-        elif k == "opq":
-            pre.append(f"OPQ{a[0]}")
-        elif k == "itq":
-            pre.append("ITQ")
-        elif k == "rp":
-            pre.append(f"RR{a[0]}")
-            notes.append(f"RR{a[0]} is a dense random rotation, in place of lowdim's sparse random projection rp{a[0]}")
-        elif k == "mrl":
-            notes.append(
-                f"FAISS has no Matryoshka truncation: keep the first {a[0]} dims of every vector "
-                "(and L2-normalise them) before train, add and search"
-            )
-    q = s.quantizer
-    if q.keyword == "pq":
-        m, nbits = q.args
-        base = f"PQ{m}" if nbits == 8 else f"PQ{m}x4fs"
-    elif q.keyword == "rabitq":
-        base = "RaBitQ" if q.args[0] == 1 else f"RaBitQ{q.args[0]}"  # the same codes: lowdim wraps FAISS's RaBitQ
-    elif q.keyword in ("binary", "hamming", "rbq"):
-        bits = q.args[0] if q.keyword == "rbq" else 1
-        base = "RaBitQ" if bits == 1 else f"RaBitQ{bits}"
-        notes.append(
-            f"lowdim's {q.to_spec()} is a centred sign code with learned per-dimension scales, scored against the "
-            f"float query; FAISS's nearest is {base} (centred, randomly rotated, asymmetric estimator, "
-            "plus a few bytes of per-vector factors)"
-        )
-        if q.keyword == "hamming":
-            notes.append("for FAISS's symmetric Hamming scan use IndexBinaryFlat over sign codes instead")
+    for t in s.transforms:  # each codec declares its FAISS counterpart and what differs
+        eq = t.faiss_equivalent()
+        if eq is None:
+            notes.append(f"FAISS has no counterpart of lowdim's {t.to_spec()}; it is left out")
+            continue
+        if eq.piece:
+            pre.append(eq.piece)
+        notes += eq.notes
+    q = s.quantizer.faiss_equivalent()
+    if q is None:
+        base = "Flat"
+        notes.append(f"FAISS has no counterpart of lowdim's {s.quantizer.to_spec()} codes; Flat keeps float32")
     else:
-        base = {"f32": "Flat", "f16": "SQfp16", "int8": "SQ8", "int4": "SQ4"}[q.keyword]
-    factory = ",".join(pre + [base]) + (",RFlat" if s.rerank else "")
+        base = q.deploy or q.piece  # the fastest kernel over the same codes (PQ fast scan)
+        notes += q.notes
+    factory = ",".join([*pre, base]) + (",RFlat" if s.rerank else "")
     return factory, notes
 
 
@@ -93,10 +73,12 @@ def _faiss(spec: Spec, d: int, metric: str, k: int) -> str:
     factory, notes = faiss_factory(spec, d)
     width = d
     for t in spec.transforms:
-        if t.keyword == "mrl":
-            width = t.args[0]
+        eq = t.faiss_equivalent()
+        if eq is not None and not eq.piece:  # done on the vectors before FAISS sees them (mrl)
+            width = t.output_dim(width)
     index = faiss.index_factory(width, factory, faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT)
-    base = faiss.downcast_index(index).base_index if spec.rerank else index
+    refine = faiss.downcast_index(index) if spec.rerank else None
+    base = refine.base_index if isinstance(refine, faiss.IndexRefine) else index
     code_size = int(base.sa_code_size())
     fmetric = "faiss.METRIC_L2" if metric == "l2" else "faiss.METRIC_INNER_PRODUCT"
     lines = [
@@ -121,6 +103,25 @@ def _faiss(spec: Spec, d: int, metric: str, k: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _map_kind(t: StageSpec) -> str:
+    """How the transform changes the vectors as its codec declares it ("projection", "truncation", "rotation")."""
+    return t.codec.map_kind if issubclass(t.codec, Transform) else ""
+
+
+def _family(q: StageSpec) -> str:
+    """The quantizer's family as its codec declares it ("float", "scalar", "sign", "pq")."""
+    return q.codec.family if issubclass(q.codec, Quantizer) else ""
+
+
+def _binary_query(q: StageSpec) -> bool:
+    """True where the codec's scan binarises the query too (Hamming distance, as ``hamming``)."""
+    return issubclass(q.codec, Quantizer) and q.codec.binary_query
+
+
+def _times(ratio: float) -> str:
+    return "twice" if ratio == 2 else f"{ratio:g} times"
+
+
 _QDRANT_DISTANCE = {"cosine": "Cosine", "ip": "Dot", "l2": "Euclid"}
 _QDRANT_PQ_RATIOS = (4, 8, 16, 32, 64)
 
@@ -129,42 +130,47 @@ def _qdrant(spec: Spec, d: int, metric: str, k: int) -> str:
     notes: list[str] = []
     size = d
     for t in spec.transforms:
-        kw, a = t.keyword, t.args
-        if kw in ("pca", "rp"):
-            size = a[0]
+        map_kind = _map_kind(t)
+        if map_kind == "projection":
+            size = t.output_dim(size)
             notes.append(
                 f"Qdrant cannot project vectors: upload lowdim's {t.to_spec()} projection (Pipeline.transform) as a "
                 f"{size}-d vector; rescoring then uses the projected vectors, not the originals"
             )
-        elif kw == "mrl":
-            size = a[0]
+        elif map_kind == "truncation":
+            size = t.output_dim(size)
             notes.append(f"upload the first {size} dims of each vector, L2-normalised (Matryoshka truncation)")
         else:
             notes.append(f"Qdrant has no {t.to_spec()} rotation; it is dropped (expect slightly lower recall)")
     vectors: dict = {"size": size, "distance": _QDRANT_DISTANCE[metric], "on_disk": True}
     q = spec.quantizer
+    family = _family(q)
+    bits = q.bits_per_dim
     quant: dict | None
-    if q.keyword == "f32":
+    if family == "float":
         quant, vectors["on_disk"] = None, False
-    elif q.keyword == "f16":
-        quant, vectors["on_disk"] = None, False
-        vectors["datatype"] = "float16"
-    elif q.keyword in ("int8", "int4"):
+        if bits is not None and bits <= 16:
+            vectors["datatype"] = "float16"
+    elif family == "scalar":
         quant = {"scalar": {"type": "int8", "quantile": 0.99, "always_ram": True}}
-        if q.keyword == "int4":
-            notes.append("Qdrant's scalar quantization is 8-bit only: int8 takes twice the bytes of lowdim's int4")
-    elif q.keyword in _SIGN:
-        bits = q.args[0] if q.keyword in ("rbq", "rabitq") else 1
-        encoding = "one_bit" if bits == 1 else "two_bits"
-        query_encoding = "binary" if q.keyword == "hamming" else "scalar8bits"
+        if bits is not None and bits < 8:
+            notes.append(
+                f"Qdrant's scalar quantization is 8-bit only: int8 takes {_times(8 / bits)} the bytes of lowdim's {q.to_spec()}"
+            )
+    elif family == "sign":
+        nbits = int(bits or 1)
+        encoding = "one_bit" if nbits == 1 else "two_bits"
+        query_encoding = "binary" if _binary_query(q) else "scalar8bits"
         quant = {"binary": {"encoding": encoding, "query_encoding": query_encoding, "always_ram": True}}
-        if bits > 2:
-            notes.append(f"Qdrant's binary quantization stores at most 2 bits per dimension; lowdim's {q.to_spec()} keeps {bits}")
+        if nbits > 2:
+            notes.append(
+                f"Qdrant's binary quantization stores at most 2 bits per dimension; lowdim's {q.to_spec()} keeps {nbits}"
+            )
         notes.append(
             "Qdrant binarises at 0 without centring; lowdim's sign codes are centred (see the plan's mean-share warning)"
         )
-    else:  # pq
-        ratio = 4 * size / spec.quantizer.code_size(size)
+    else:  # pq and any other codebook code: Qdrant's product quantization at the nearest ratio
+        ratio = 4 * size / q.code_size(size)
         best = min(_QDRANT_PQ_RATIOS, key=lambda r: abs(r - ratio))
         quant = {"product": {"compression": f"x{best}", "always_ram": True}}
         notes.append(f"lowdim's {q.to_spec()} compresses float32 {ratio:g}x; Qdrant offers x4..x64 and picks its own sub-vectors")
@@ -193,15 +199,15 @@ def _pgvector(spec: Spec, d: int, metric: str, k: int) -> str:
     column, query = "embedding", f"$1::vector({d})"
     pre_sql: list[str] = []
     for t in spec.transforms:
-        kw, a = t.keyword, t.args
-        if kw == "mrl":
-            width = a[0]
+        map_kind = _map_kind(t)
+        if map_kind == "truncation":
+            width = t.output_dim(width)
             column = f"subvector(embedding, 1, {width})"
             query = f"subvector({query}, 1, {width})"
             if metric == "cosine":
                 column, query = f"l2_normalize({column})", f"l2_normalize({query})"
-        elif kw in ("pca", "rp"):
-            width = a[0]
+        elif map_kind == "projection":
+            width = t.output_dim(width)
             pre_sql.append(
                 f"ALTER TABLE items ADD COLUMN embedding_reduced vector({width});  -- lowdim {t.to_spec()} projection, computed client-side"
             )
@@ -212,7 +218,8 @@ def _pgvector(spec: Spec, d: int, metric: str, k: int) -> str:
         else:
             notes.append(f"pgvector has no {t.to_spec()} rotation; it is dropped")
     q = spec.quantizer
-    if q.keyword in _SIGN:
+    family = _family(q)
+    if family == "sign":
         code_col = f"(binary_quantize({column})::bit({width}))"
         code_query = f"binary_quantize({query})::bit({width})"
         index = f"CREATE INDEX ON items USING hnsw ({code_col} bit_hamming_ops);"
@@ -221,9 +228,10 @@ def _pgvector(spec: Spec, d: int, metric: str, k: int) -> str:
             "binary_quantize keeps the sign at 0 (no centring) and ranks by Hamming distance; lowdim centres and "
             "scores the float query against the codes, so pgvector needs the same or a larger re-rank"
         )
-        if q.keyword in ("rbq", "rabitq") and q.args[0] > 1:
-            notes.append(f"pgvector's bit codes are 1 bit per dimension; lowdim's {q.to_spec()} keeps {q.args[0]}")
-    elif q.keyword == "f32" and column == "embedding":
+        bits = q.bits_per_dim or 1
+        if bits > 1:
+            notes.append(f"pgvector's bit codes are 1 bit per dimension; lowdim's {q.to_spec()} keeps {bits:g}")
+    elif family == "float" and (q.bits_per_dim or 0) >= 32 and column == "embedding":
         code_col, code_query, code_op = "embedding", f"$1::vector({d})", op
         index = f"CREATE INDEX ON items USING hnsw (embedding vector_{ops});"
     else:
@@ -231,7 +239,7 @@ def _pgvector(spec: Spec, d: int, metric: str, k: int) -> str:
         code_query = f"({query})::halfvec({width})"
         index = f"CREATE INDEX ON items USING hnsw ({code_col} halfvec_{ops});"
         code_op = op
-        if q.keyword not in ("f16", "f32"):
+        if family != "float":
             notes.append(
                 f"pgvector has no {q.to_spec()} codes; halfvec ({2 * width} B/vector) is its nearest compact type; "
                 f"for fewer bytes, index binary_quantize ({(width + 7) // 8} B/vector) and re-rank more candidates"

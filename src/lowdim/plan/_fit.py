@@ -127,6 +127,6 @@ class SharedFits:
             prefix += "/" + name
         q = pipe.quantizer
         with quiet_native_stderr():
-            q.fit(Y[self._pq_rows] if q.keyword == "pq" else Y)
+            q.fit(Y[self._pq_rows] if q.family == "pq" else Y)  # k-means saturates on fewer rows
         pipe.n_features_in_ = self.d
         return pipe

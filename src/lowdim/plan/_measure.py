@@ -25,6 +25,7 @@ import numpy as np
 from ..arrays import normalize_rows, single_thread
 from ..eval import recall_ci, recall_per_query
 from ..search import CodeIndex, rerank_exact
+from ..spec import Pipeline
 from ._candidate import Candidate
 from ._candidates import CandidateSpec
 from ._fit import SharedFits
@@ -50,6 +51,7 @@ def measure_spec(
     confidence: float = 0.95,
     seed: int = 0,
     n_timed: int = N_TIMED,
+    fitted: dict[str, Pipeline] | None = None,
 ) -> list[Candidate]:
     """Fit ``cand`` on the shared sample, encode ``corpus``, and measure it at each factor.
 
@@ -59,6 +61,9 @@ def measure_spec(
     queries : (nq, d) float32
     gt : (nq, >= k) int, exact neighbours as ``corpus`` row numbers
     factors : rerank factors, e.g. (0, 2, 4, 10)
+    fitted : dict, optional
+        Receives the fitted pipeline under ``cand.spec`` (the planner hands the
+        recommended one to the collection that adopts the plan).
 
     Returns
     -------
@@ -67,6 +72,8 @@ def measure_spec(
     t = time.perf_counter()
     pipe = fits.pipeline(cand.spec)
     fit_s = time.perf_counter() - t
+    if fitted is not None:
+        fitted[cand.spec] = pipe
     t = time.perf_counter()
     codes = pipe.encode(corpus)
     enc_s = time.perf_counter() - t

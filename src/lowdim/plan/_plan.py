@@ -21,13 +21,8 @@ How a plan is made
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,8 +30,10 @@ import numpy as np
 from .._progress import ProgressBar
 from ..arrays import normalize_rows, sample_indices, to_float32
 from ..diagnose import Diagnosis, diagnose
-from ..exceptions import LowdimError, ParameterError
-from ..validation import check_choice, check_k, check_metric, check_positive_int
+from ..exceptions import ParameterError
+from ..spec import Pipeline, parse_spec
+from ..validation import check_k, check_metric, check_positive_int
+from ._cache import PlanCache, fingerprint
 from ._candidate import Candidate
 from ._candidates import (
     MATRYOSHKA_SHARE,
@@ -47,11 +44,11 @@ from ._candidates import (
     opq_candidate,
     rerank_factors,
 )
-from ._export import ENGINES, export_settings
 from ._fit import PQ_TRAIN_ROWS, SharedFits
 from ._inputs import ground_truth, resolve_inputs
 from ._measure import measure_spec
 from ._pareto import Frontier, pareto_front, recommend
+from ._result import Plan, TargetNotMetError
 
 __all__ = ["Plan", "plan", "PlanCache", "TargetNotMetError"]
 
@@ -63,10 +60,6 @@ MAX_OPQ = 2
 FEW_QUERIES = 200
 #: the mean vector's energy share above which sign codes that do not centre lose bits
 MEAN_SHARE_LARGE = 0.1
-
-
-class TargetNotMetError(LowdimError, ValueError):
-    """No measured candidate meets the recall target; the message names the best one."""
 
 
 def _check_target(target: Any) -> float:
@@ -83,219 +76,6 @@ def _check_optional_positive(value: Any, name: str, *, integer: bool) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not float(value) > 0:
         raise ParameterError(f"The '{name}' parameter of plan must be a positive number or None. Got {value!r}.")
     return float(value)
-
-
-@dataclass
-class Plan:
-    """What :func:`plan` measured and what it recommends.
-
-    Attributes
-    ----------
-    target_recall, k, metric, confidence, max_rerank, max_bytes, min_qps, seed
-        The settings of the plan.
-    n, d : int
-        Measured corpus rows (held-out queries removed) and width.
-    n_queries : int
-    queries_source : str
-        Where the queries came from ("given (queries.npy)", "held out: 1000 corpus rows ...").
-    recommended : Candidate or None
-        Fewest RAM bytes among the candidates meeting the target (lower CI bound >= target,
-        QPS >= min_qps), ties to the higher QPS; None when none does.
-    candidates : list of Candidate
-        Every measured (spec, rerank factor) point, in measurement order.
-    pareto : list of Candidate
-        The candidates not beaten on both RAM bytes and recall, by bytes.
-    skipped : list of (spec, reason)
-        Candidates left unmeasured and why.
-    warnings : tuple of str
-        Where a method is known to fail on this data (from the diagnosis, plus the plan's own).
-    notes : tuple of str
-        How the plan was made (queries, families, timing).
-    diagnosis : Diagnosis
-    seconds : float
-        Wall time of the plan.
-    """
-
-    target_recall: float
-    k: int
-    metric: str
-    confidence: float
-    max_rerank: int
-    max_bytes: int | None
-    min_qps: float | None
-    seed: int
-    n: int
-    d: int
-    n_queries: int
-    queries_source: str
-    recommended: Candidate | None
-    candidates: list[Candidate]
-    pareto: list[Candidate]
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    warnings: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-    diagnosis: Diagnosis | None = field(default=None, repr=False)
-    seconds: float = 0.0
-    dataset: str = ""
-
-    @property
-    def feasible(self) -> bool:
-        """Whether some candidate meets the target."""
-        return self.recommended is not None
-
-    @property
-    def best(self) -> Candidate | None:
-        """The highest-recall candidate measured (fewer bytes on ties): the best achievable."""
-        if not self.candidates:
-            return None
-        return max(self.candidates, key=lambda c: (c.recall, -c.ram_bytes_per_vector, c.qps_batch))
-
-    def infeasible_message(self) -> str:
-        """One line saying that the target is not met and what the best measured point is."""
-        limits = f"max_rerank={self.max_rerank}"
-        if self.max_bytes is not None:
-            limits += f", max_bytes={self.max_bytes}"
-        if self.min_qps is not None:
-            limits += f", min_qps={self.min_qps:g}"
-        msg = (
-            f"no candidate reaches recall@{self.k} >= {self.target_recall:g} "
-            f"(lower end of the {self.confidence:.0%} CI) within {limits}"
-        )
-        b = self.best
-        if b is not None:
-            msg += (
-                f"; the best achievable is {b.spec}: recall {b.recall:.4f} "
-                f"[{b.recall_ci[0]:.4f}, {b.recall_ci[1]:.4f}] at {b.ram_bytes_per_vector} B/vector"
-            )
-        return msg
-
-    def require_feasible(self) -> Candidate:
-        """The recommendation, or :class:`TargetNotMetError` naming the best achievable point."""
-        if self.recommended is None:
-            raise TargetNotMetError(self.infeasible_message())
-        return self.recommended
-
-    def export(self, engine: str) -> str:
-        """The recommended spec as ``engine``'s nearest settings (see :func:`~lowdim.plan.export_settings`).
-
-        Raises :class:`TargetNotMetError` when the plan has no recommendation.
-        """
-        check_choice(engine, ENGINES, "engine", owner="Plan.export")
-        rec = self.require_feasible()
-        return export_settings(rec.spec, engine, d=self.d, metric=self.metric, k=self.k)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict: settings, ``recommended``, ``candidates``, ``pareto``, warnings, diagnosis summary."""
-        dg = self.diagnosis
-        diag = None
-        if dg is not None:
-            keys = ("id_twonn", "id_mle", "dims_90", "dims_95", "dims_99", "normalized", "mean_share", "n_duplicates")
-            full = dg.to_dict()
-            diag = {key: full[key] for key in keys}
-        return {
-            "target_recall": self.target_recall,
-            "k": self.k,
-            "metric": self.metric,
-            "confidence": self.confidence,
-            "max_rerank": self.max_rerank,
-            "max_bytes": self.max_bytes,
-            "min_qps": self.min_qps,
-            "seed": self.seed,
-            "dataset": self.dataset,
-            "n": self.n,
-            "d": self.d,
-            "n_queries": self.n_queries,
-            "queries_source": self.queries_source,
-            "feasible": self.feasible,
-            "recommended": None if self.recommended is None else self.recommended.to_dict(),
-            "best_achievable": None if self.best is None else self.best.to_dict(),
-            "candidates": [c.to_dict() for c in self.candidates],
-            "pareto": [c.to_dict() for c in self.pareto],
-            "skipped": [{"spec": s, "reason": r} for s, r in self.skipped],
-            "warnings": list(self.warnings),
-            "notes": list(self.notes),
-            "diagnosis": diag,
-            "seconds": self.seconds,
-        }
-
-    def write_json(self, path: str | Path) -> Path:
-        """Write :meth:`to_dict` to ``path``; ``lowdim create --plan`` reads ``recommended.spec``."""
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        return path
-
-    def summary(self) -> str:
-        """The recommendation in one sentence (or the infeasibility message)."""
-        r = self.recommended
-        if r is None:
-            return self.infeasible_message()
-        lo, hi = r.recall_ci
-        reads = f", reranking {r.rerank * self.k} full vectors per query from disk" if r.rerank else ""
-        return (
-            f"{r.spec}: {r.ram_bytes_per_vector} B/vector in RAM ({4 * self.d / r.ram_bytes_per_vector:.0f}x smaller "
-            f"than float32), recall@{self.k} {r.recall:.4f} [{lo:.4f}, {hi:.4f}] on {self.n_queries} queries, "
-            f"{r.qps_batch:,.0f} QPS (1 thread, batch){reads}"
-        )
-
-
-def _fingerprint(corpus: np.ndarray, queries: np.ndarray, gt: np.ndarray | None, settings: tuple) -> str:
-    h = hashlib.sha1(repr(settings + (corpus.shape, str(corpus.dtype))).encode())
-    rows = np.linspace(0, len(corpus) - 1, num=min(len(corpus), 64)).astype(np.int64)
-    h.update(np.ascontiguousarray(np.asarray(corpus[rows])).tobytes())
-    h.update(np.ascontiguousarray(queries).tobytes())
-    if gt is not None:
-        h.update(np.ascontiguousarray(gt).tobytes())
-    return h.hexdigest()
-
-
-class PlanCache:
-    """Measurements kept across :func:`plan` calls on the same data, queries and settings.
-
-    Sweeping targets or budgets (``plan(..., target_recall=t, cache=c)`` for several
-    ``t``) then fits and measures each spec once: a later call reuses every
-    (spec, rerank factor) point measured before, the diagnosis, the ground truth and
-    the shared PCA axes and rotations. A cache is tied to the first data it saw; using
-    it with other data, queries, ``k``, metric, seed or confidence raises
-    :class:`~lowdim.ParameterError`.
-
-    Examples
-    --------
-    >>> cache = PlanCache()
-    >>> len(cache)
-    0
-    """
-
-    def __init__(self) -> None:
-        self.key: str | None = None
-        self.points: dict[str, dict[int, Candidate]] = {}
-        self.state: dict[str, Any] = {}
-
-    def __len__(self) -> int:
-        return sum(len(v) for v in self.points.values())
-
-    def bind(self, key: str) -> None:
-        if self.key is None:
-            self.key = key
-        elif self.key != key:
-            raise ParameterError(
-                "this PlanCache holds measurements of other data, queries or settings (k, metric, seed, "
-                "confidence); use a new PlanCache()"
-            )
-
-    def get(self, spec: str, factors: Sequence[int]) -> list[Candidate] | None:
-        have = self.points.get(spec, {})
-        if all(f in have for f in factors):
-            return [_copy(have[f]) for f in factors]
-        return None
-
-    def put(self, spec: str, cands: Sequence[Candidate]) -> None:
-        slot = self.points.setdefault(spec, {})
-        for c in cands:
-            slot[c.rerank] = _copy(c)
-
-
-def _copy(c: Candidate) -> Candidate:
-    return Candidate(**{**c.__dict__, "meets_target": False})
 
 
 def _warnings(
@@ -341,8 +121,7 @@ def _warnings(
         )
     share = dg.mean_share
     if recommended is not None and math.isfinite(share) and share > MEAN_SHARE_LARGE:
-        q = recommended.base.split("/")[-1]
-        if q.startswith(("binary", "hamming", "rbq", "rabitq")):
+        if parse_spec(recommended.base).relies_on_centring:
             out.append(
                 f"the recommended {recommended.spec} relies on centring: the mean holds {share:.0%} of the energy, "
                 "and engines that binarise at 0 (FAISS IndexBinaryFlat, Qdrant binary, pgvector binary_quantize) "
@@ -458,7 +237,7 @@ def plan(
     n, d = corpus.shape
     state: dict[str, Any] = {}
     if cache is not None:
-        cache.bind(_fingerprint(corpus, inputs.queries, inputs.gt, (k, metric, seed, confidence, train_size, inputs.source)))
+        cache.bind(fingerprint(corpus, inputs.queries, inputs.gt, (k, metric, seed, confidence, train_size, inputs.source)))
         state = cache.state
     notes = [f"queries: {len(inputs.queries)}, {inputs.source}"]
     if inputs.sampled_from is not None:
@@ -479,6 +258,7 @@ def plan(
         state["fits"] = SharedFits(train, metric=metric, seed=seed)
         state["mrl_share"] = leading_variance_share(normalize_rows(train) if metric == "cosine" else train)
     fits: SharedFits = state["fits"]
+    fitted: dict[str, Pipeline] = state.setdefault("pipelines", {})
     n_train = len(fits.train)
     matryoshka = state["mrl_share"] >= MATRYOSHKA_SHARE
     notes.append(
@@ -550,7 +330,16 @@ def plan(
             points = cache.get(cand.spec, factors) if cache is not None else None
             if points is None:
                 points = measure_spec(
-                    cand, fits, corpus, inputs.queries, gt_ids, k=k, factors=factors, confidence=confidence, seed=seed
+                    cand,
+                    fits,
+                    corpus,
+                    inputs.queries,
+                    gt_ids,
+                    k=k,
+                    factors=factors,
+                    confidence=confidence,
+                    seed=seed,
+                    fitted=fitted,
                 )
                 if cache is not None:
                     cache.put(cand.spec, points)
@@ -571,6 +360,12 @@ def plan(
     fronts = pareto_front([c.point for c in measured])
     idx = recommend([c.point for c in measured], target, min_qps=min_qps)
     rec = measured[idx] if idx is not None else None
+    codec = None
+    if rec is not None:
+        # the very codec the recommendation was measured with (refitted only after a cache hit:
+        # the fit is seeded, so it is the same codec)
+        base = fitted.get(rec.base) or fits.pipeline(rec.base)
+        codec = base.with_rerank(rec.rerank)
     warns = _warnings(
         dg,
         n_queries=len(inputs.queries),
@@ -607,4 +402,5 @@ def plan(
         diagnosis=dg,
         seconds=seconds,
         dataset=inputs.name,
+        codec=codec,
     )

@@ -4,13 +4,10 @@ Stages are joined by ``/``: transforms first, one quantizer last, then an option
 ``+rerank<N>``. Examples: ``f32``, ``int8``, ``pca128/int8``, ``mrl256/binary+rerank10``,
 ``opq48/pq48x8+rerank4``, ``itq/binary``, ``rbq2``, ``rp128/f16``.
 
-Pieces
-------
-transforms: ``pca<d>``, ``mrl<d>``, ``rp<d>``, ``opq<m>``, ``itq``
-quantizers: ``f32``, ``f16``, ``int8``, ``int4``, ``binary``, ``hamming``, ``rbq<b>``,
-``rabitq<b>`` (FAISS RaBitQ, 1 to 8 bits; ``rabitq`` is 1 bit), ``pq<m>`` / ``pq<m>x<nbits>``
-(nbits 4 or 8; default 8)
-
+The pieces are those of the codec registry (:data:`lowdim.codecs.CODECS`), listed in
+:data:`VALID_PIECES`: each codec class declares its keyword, its arguments and their
+defaults (``pq<m>`` is ``pq<m>x8``, ``rabitq`` is ``rabitq1``), their valid ranges, its
+size formula and its width checks; this module only splits the string and asks them.
 A spec without a quantizer (``pca128``) means float32 codes (``pca128/f32``).
 """
 
@@ -20,117 +17,85 @@ import difflib
 import re
 from dataclasses import dataclass
 
+from ..codecs import CODECS, REGISTERED, Codec, FaissEquivalent, Quantizer, Transform, codec_class
 from ..exceptions import ParameterError, SpecError
-
-#: training vectors per centroid below which FAISS's k-means warns (PQ and OPQ codebooks)
-PQ_POINTS_PER_CENTROID = 39
-#: training vectors the other learned codecs need at the least (ranges, means, scales, centres)
-MIN_TRAIN_ROWS = 256
 
 __all__ = ["StageSpec", "Spec", "parse_spec", "bytes_per_vector", "SpecLike", "VALID_PIECES"]
 
-_TRANSFORM_PATTERNS = {
-    "pca": re.compile(r"pca(\d+)"),
-    "mrl": re.compile(r"mrl(\d+)"),
-    "rp": re.compile(r"rp(\d+)"),
-    "opq": re.compile(r"opq(\d+)"),
-    "itq": re.compile(r"itq"),
-}
-_QUANTIZER_PATTERNS = {
-    "f32": re.compile(r"f32"),
-    "f16": re.compile(r"f16"),
-    "int8": re.compile(r"int8"),
-    "int4": re.compile(r"int4"),
-    "binary": re.compile(r"binary"),
-    "hamming": re.compile(r"hamming"),
-    "rbq": re.compile(r"rbq(\d+)"),
-    "rabitq": re.compile(r"rabitq(\d+)?"),
-    "pq": re.compile(r"pq(\d+)(?:x(\d+))?"),
-}
 _RERANK = re.compile(r"rerank(\d+)")
 
 VALID_PIECES = (
-    "pca<d>, mrl<d>, rp<d>, opq<m>, itq (transforms); "
-    "f32, f16, int8, int4, binary, hamming, rbq<bits>, rabitq<bits>, pq<m>x<nbits> (quantizers); "
-    "and an optional final +rerank<N>"
+    ", ".join(c.synopsis for c in REGISTERED if c.kind == "transform")
+    + " (transforms); "
+    + ", ".join(c.synopsis for c in REGISTERED if c.kind == "quantizer")
+    + " (quantizers); and an optional final +rerank<N>"
 )
-_EXAMPLES = ["pca", "mrl", "rp", "opq", "itq", "f32", "f16", "int8", "int4", "binary", "hamming", "rbq", "rabitq", "pq", "rerank"]
 
 
 @dataclass(frozen=True)
 class StageSpec:
-    """One stage: its keyword (``"pca"``) and integer arguments (``(128,)``)."""
+    """One stage: its keyword (``"pca"``) and integer arguments (``(128,)``).
+
+    Everything else is asked of the registered codec class (:attr:`codec`).
+
+    Examples
+    --------
+    >>> st = parse_spec("pq96x4").quantizer
+    >>> st.codec.__name__, st.code_size(384), st.faiss_equivalent().piece, st.relies_on_centring
+    ('ProductQuantizer', 48, 'PQ96x4', False)
+    """
 
     keyword: str
     args: tuple[int, ...] = ()
 
     @property
+    def codec(self) -> type[Codec]:
+        """The registered codec class of this stage."""
+        return codec_class(self.keyword)
+
+    @property
     def kind(self) -> str:
-        return "transform" if self.keyword in _TRANSFORM_PATTERNS else "quantizer"
+        """``"transform"`` or ``"quantizer"``."""
+        return self.codec.kind
 
     def to_spec(self) -> str:
-        if self.keyword == "pq":
-            m, nbits = self.args
-            return f"pq{m}x{nbits}"
-        return self.keyword + "".join(str(a) for a in self.args)
+        return self.codec.piece(self.args)
 
     def output_dim(self, d: int) -> int:
-        """Width after this stage for input width ``d`` (transforms only)."""
-        if self.keyword in ("pca", "mrl", "rp"):
-            return self.args[0]
-        return d
+        """Width after this stage for input width ``d`` (a quantizer keeps it)."""
+        codec = self.codec
+        return codec.output_dim_for(self.args, d) if issubclass(codec, Transform) else d
 
     def code_size(self, d: int) -> int:
         """Bytes per vector of this quantizer for input width ``d``."""
-        k = self.keyword
-        padded_bytes = (d + 7) // 8
-        if k == "f32":
-            return 4 * d
-        if k == "f16":
-            return 2 * d
-        if k == "int8":
-            return d
-        if k == "int4":
-            return (d + 1) // 2
-        if k in ("binary", "hamming"):
-            return padded_bytes
-        if k == "rbq":
-            return self.args[0] * padded_bytes
-        if k == "rabitq":
-            from ..codecs import rabitq_code_size
-
-            return rabitq_code_size(d, self.args[0])
-        if k == "pq":
-            m, nbits = self.args
-            return (m * nbits + 7) // 8
-        raise SpecError(f"{self.to_spec()!r} is not a quantizer")
+        codec = self.codec
+        if not issubclass(codec, Quantizer):
+            raise SpecError(f"{self.to_spec()!r} is not a quantizer")
+        return codec.code_size_for(self.args, d)
 
     def min_train_rows(self, d: int) -> int:
         """Fewest training vectors this stage needs on ``d``-dimensional input (see :meth:`Spec.min_train_rows`)."""
-        k, a = self.keyword, self.args
-        if k in ("f32", "f16", "mrl", "rp"):
-            return 1  # nothing is learned
-        if k == "pq":
-            return PQ_POINTS_PER_CENTROID * 2 ** a[1]
-        if k == "opq":
-            return PQ_POINTS_PER_CENTROID * 256  # the rotation is fitted with an 8-bit PQ
-        if k == "pca":
-            return max(MIN_TRAIN_ROWS, a[0])
-        if k == "itq":
-            return max(MIN_TRAIN_ROWS, d)
-        return MIN_TRAIN_ROWS  # scalar ranges, sign-code means and scales, RaBitQ's centre
+        return self.codec.min_train_rows(self.args, d)
 
     def check(self, d: int, whole: str) -> None:
         """Raise a :class:`ParameterError` if this stage cannot take input width ``d``."""
-        k, a = self.keyword, self.args
-        if k in ("pca", "mrl") and a[0] > d:
-            raise ParameterError(f"'{self.to_spec()}' in spec '{whole}' asks for {a[0]} dimensions, but its input has only {d}")
-        if k in ("opq", "pq") and d % a[0]:
-            divisors = [m for m in range(1, d + 1) if d % m == 0 and m <= 256]
-            raise ParameterError(
-                f"The 'm' parameter of {k} must divide n_features={d} (in spec '{whole}'). Got {a[0]}. "
-                f"Valid values include {', '.join(map(str, divisors[-8:]))}."
-            )
+        self.codec.check_width(self.args, d, whole)
+
+    def faiss_equivalent(self) -> FaissEquivalent | None:
+        """FAISS's nearest counterpart of this stage (see :class:`lowdim.codecs.FaissEquivalent`), or None."""
+        return self.codec.faiss_equivalent(self.args)
+
+    @property
+    def bits_per_dim(self) -> float | None:
+        """Code bits per dimension of a quantizer (None for transforms and PQ)."""
+        codec = self.codec
+        return codec.bits_per_dim(self.args) if issubclass(codec, Quantizer) else None
+
+    @property
+    def relies_on_centring(self) -> bool:
+        """True for the sign-code family (binary, hamming, rbq, rabitq)."""
+        codec = self.codec
+        return issubclass(codec, Quantizer) and codec.relies_on_centring()
 
 
 @dataclass(frozen=True)
@@ -156,6 +121,15 @@ class Spec:
 
     def __str__(self) -> str:
         return self.to_spec()
+
+    @property
+    def relies_on_centring(self) -> bool:
+        """True if the quantizer is a sign code of directions from the data centre (binary, hamming, rbq, rabitq).
+
+        >>> parse_spec("pca128/rbq2+rerank4").relies_on_centring, parse_spec("int8").relies_on_centring
+        (True, False)
+        """
+        return self.quantizer.relies_on_centring
 
     def without_rerank(self) -> Spec:
         return Spec(self.transforms, self.quantizer, None)
@@ -204,22 +178,18 @@ class Spec:
 SpecLike = str | Spec
 
 
-def _match(piece: str, patterns: dict[str, re.Pattern]) -> StageSpec | None:
-    for keyword, pattern in patterns.items():
-        m = pattern.fullmatch(piece)
-        if m:
-            args = tuple(int(g) for g in m.groups() if g is not None)
-            if keyword == "pq" and len(args) == 1:
-                args = (args[0], 8)
-            if keyword == "rabitq" and not args:
-                args = (1,)
+def _match(piece: str) -> StageSpec | None:
+    # the registry's order: a piece that two codecs could spell goes to the first (none can today)
+    for keyword, cls in CODECS.items():
+        args = cls.match_piece(piece)
+        if args is not None:
             return StageSpec(keyword, args)
     return None
 
 
 def _unknown(piece: str, whole: str, why: str = "unknown piece") -> SpecError:
     stem = re.sub(r"\d+", "", piece.split("x")[0]) or piece
-    close = difflib.get_close_matches(stem, _EXAMPLES, n=1, cutoff=0.5)
+    close = difflib.get_close_matches(stem, [*CODECS, "rerank"], n=1, cutoff=0.5)
     hint = f" Did you mean '{close[0]}'?" if close and close[0] != stem else ""
     return SpecError(f"{why} '{piece}' in spec '{whole}'.{hint} Valid pieces: {VALID_PIECES}")
 
@@ -265,22 +235,14 @@ def parse_spec(spec: SpecLike) -> Spec:
                 f"'{piece}' comes after the quantizer '{quantizer.to_spec()}' in spec '{whole}'; "
                 f"the quantizer must be the last stage"
             )
-        stage = _match(piece, _TRANSFORM_PATTERNS)
-        if stage is not None:
-            if stage.args and stage.args[0] < 1:
-                raise SpecError(f"'{piece}' in spec '{whole}' needs a size >= 1")
-            transforms.append(stage)
-            continue
-        stage = _match(piece, _QUANTIZER_PATTERNS)
+        stage = _match(piece)
         if stage is None:
             raise _unknown(piece, whole)
-        if stage.keyword == "pq" and stage.args[1] not in (4, 8):
-            raise SpecError(f"'{piece}' in spec '{whole}': PQ supports 4 or 8 bits per sub-code; got {stage.args[1]}")
-        if stage.keyword in ("pq", "rbq") and stage.args[0] < 1:
-            raise SpecError(f"'{piece}' in spec '{whole}' needs a size >= 1")
-        if stage.keyword == "rabitq" and not 1 <= stage.args[0] <= 8:
-            raise SpecError(f"'{piece}' in spec '{whole}': RaBitQ takes 1 to 8 bits per dimension; got {stage.args[0]}")
-        quantizer = stage
+        stage.codec.check_args(stage.args, f"'{piece}' in spec '{whole}'")
+        if stage.kind == "transform":
+            transforms.append(stage)
+        else:
+            quantizer = stage
     if quantizer is None:
         quantizer = StageSpec("f32")
     return Spec(tuple(transforms), quantizer, rerank)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -55,12 +56,13 @@ class Pipeline:
         self.metric = check_metric(metric, owner="Pipeline")
         self.random_state = random_state
         self.max_train = check_positive_int(max_train, "max_train", owner="Pipeline")
+        # the grammar puts transforms first and exactly one quantizer last
         self.transforms: list[Transform] = [
-            build_stage(s.keyword, s.args, metric=metric, random_state=random_state) for s in self.spec.transforms
-        ]  # type: ignore[misc]
-        self.quantizer: Quantizer = build_stage(
-            self.spec.quantizer.keyword, self.spec.quantizer.args, metric=metric, random_state=random_state
-        )  # type: ignore[assignment]
+            cast(Transform, build_stage(s.keyword, s.args, metric=self.metric, random_state=random_state))
+            for s in self.spec.transforms
+        ]
+        q = self.spec.quantizer
+        self.quantizer: Quantizer = cast(Quantizer, build_stage(q.keyword, q.args, metric=self.metric, random_state=random_state))
 
     # -- description ----------------------------------------------------------------------
     @property
@@ -69,6 +71,29 @@ class Pipeline:
 
     def to_spec(self) -> str:
         return self.spec.to_spec()
+
+    def with_rerank(self, factor: int | None) -> Pipeline:
+        """A copy whose spec carries ``+rerank<factor>`` (None or 0: no rerank), sharing the stages.
+
+        The stages (fitted or not) are the same objects, so the copy encodes exactly as
+        this pipeline does: a codec measured for a base spec serves a collection whose
+        spec adds a rerank, without a second fit.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).normal(size=(500, 16)).astype(np.float32)
+        >>> p = Pipeline("int8").fit(X)
+        >>> q = p.with_rerank(4)
+        >>> q.to_spec(), q.rerank, q.quantizer is p.quantizer, p.to_spec()
+        ('int8+rerank4', 4, True, 'int8')
+        """
+        if factor is not None:
+            factor = check_positive_int(factor, "factor", owner="Pipeline.with_rerank", minimum=0)
+        new = copy.copy(self)
+        new.spec = self.spec.with_rerank(factor)
+        new.transforms = list(self.transforms)  # its own list of the same stages
+        return new
 
     def __repr__(self) -> str:
         return f"Pipeline({self.to_spec()!r}, metric={self.metric!r})"

@@ -13,9 +13,11 @@
 """
 
 from ._check import check_collection
-from ._collection import Collection, IdLike
-from ._filters import FILTER_OPERATORS, compile_filter
-from ._manifest import FORMAT_VERSION, Settings
+from ._collection import Collection
+from ._filters import FILTER_OPERATORS, check_filter, compile_filter
+from ._folder import PlanLike
+from ._manifest import FORMAT_VERSION, MANIFEST_NAME, Settings, read_manifest
+from ._records import IdLike, RecordFiles, normalize_ids, parse_id, read_ids, read_records
 from ._results import CheckReport, CollectionResult, Records
 
 __all__ = [
@@ -25,8 +27,17 @@ __all__ = [
     "CheckReport",
     "Settings",
     "IdLike",
+    "PlanLike",
     "check_collection",
     "compile_filter",
+    "check_filter",
     "FILTER_OPERATORS",
     "FORMAT_VERSION",
+    "MANIFEST_NAME",
+    "read_manifest",
+    "read_records",
+    "RecordFiles",
+    "read_ids",
+    "parse_id",
+    "normalize_ids",
 ]

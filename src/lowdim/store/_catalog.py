@@ -9,7 +9,10 @@ Tables
 ------
 ``config(key, value)``
     JSON values: ``settings`` (dim, metric, spec, ...), ``generation``, ``next_rowid``,
-    ``next_file``, ``next_auto_id``, ``codec`` (file info or null).
+    ``next_file``, ``next_auto_id``, ``codec`` (null, or the codec file's name, size and
+    CRC-32 with its number ``num``, the ``rows`` it was fitted on and its ``source``:
+    ``"auto"``, ``"train"`` or ``"plan"``; collections written before these three were
+    recorded lack them).
 ``segments(seg, first_rowid, n, vectors, vectors_size, vectors_crc, codes, codes_size, codes_crc, rowids)``
     One row per segment; rows of the collection are the segments' rows in
     ``first_rowid`` order; ``rowids`` is the int64 rowid of every row (a blob).
@@ -28,7 +31,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +41,9 @@ import numpy as np
 
 from ..exceptions import ConflictError, FileFormatError
 from ._files import FileInfo
+from ._filters import compile_filter
 
-__all__ = ["Catalog", "SegmentRecord", "GraphRecord", "CATALOG_NAME"]
+__all__ = ["Catalog", "Transaction", "SegmentRecord", "GraphRecord", "CodecRecord", "CATALOG_NAME"]
 
 CATALOG_NAME = "catalog.sqlite"
 
@@ -92,8 +96,148 @@ class GraphRecord:
     keys: np.ndarray  # (n,) int64
 
 
+#: how a codec was made: fitted by the collection itself, by an explicit ``train()``, or taken from a plan
+CODEC_SOURCES = ("auto", "train", "plan")
+
+
+@dataclass(frozen=True)
+class CodecRecord:
+    """The codec file, its number (codes files are named after it), the rows it was fitted on and its source.
+
+    ``num``, ``rows`` and ``source`` are None in collections written before they were
+    recorded; ``rows`` is also None for a plan's codec (fitted elsewhere).
+    """
+
+    file: FileInfo
+    num: int | None = None
+    rows: int | None = None
+    source: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.file.to_dict(), "num": self.num, "rows": self.rows, "source": self.source}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CodecRecord:
+        return cls(FileInfo(d["name"], d["size"], d["crc32"]), d.get("num"), d.get("rows"), d.get("source"))
+
+
 def _rowid_blob(rowids: np.ndarray) -> bytes:
     return np.ascontiguousarray(rowids, dtype="<i8").tobytes()
+
+
+def _chunks(values: Sequence[Any], size: int = 100_000) -> Iterator[str]:
+    """``values`` as JSON arrays of at most ``size`` items (bound as one parameter, read with json_each)."""
+    for start in range(0, len(values), size):
+        yield json.dumps(list(values[start : start + size]))
+
+
+def _ints(rowids: Iterable[Any]) -> list[int]:
+    return [int(r) for r in rowids]
+
+
+class Transaction:
+    """The named changes a writer makes inside one :meth:`Catalog.write` transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def put(self, **values: Any) -> None:
+        """Set config values (JSON-encoded)."""
+        self._conn.executemany(
+            "INSERT INTO config(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [(k, json.dumps(v)) for k, v in values.items()],
+        )
+
+    # -- segments -------------------------------------------------------------------------
+    def insert_segment(self, seg: SegmentRecord) -> None:
+        c = seg.codes
+        self._conn.execute(
+            "INSERT INTO segments(seg, first_rowid, n, vectors, vectors_size, vectors_crc, codes, codes_size, codes_crc, rowids) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                seg.seg,
+                seg.first_rowid,
+                seg.n,
+                seg.vectors.name,
+                seg.vectors.size,
+                seg.vectors.crc32,
+                c.name if c else None,
+                c.size if c else None,
+                c.crc32 if c else None,
+                _rowid_blob(seg.rowids),
+            ),
+        )
+
+    def set_codes(self, seg: int, codes: FileInfo | None) -> None:
+        self._conn.execute(
+            "UPDATE segments SET codes = ?, codes_size = ?, codes_crc = ? WHERE seg = ?",
+            (codes.name if codes else None, codes.size if codes else None, codes.crc32 if codes else None, seg),
+        )
+
+    def delete_segments(self, segs: Iterable[int]) -> None:
+        """Forget these segments (their rows' items and tombstones are the caller's business)."""
+        self._conn.executemany("DELETE FROM segments WHERE seg = ?", [(int(s),) for s in segs])
+
+    def set_graph(self, g: GraphRecord | None) -> None:
+        self._conn.execute("DELETE FROM graph")
+        if g is not None:
+            self._conn.execute(
+                "INSERT INTO graph(id, n, links, links_size, links_crc, storage, storage_size, storage_crc, keys) "
+                "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    g.n,
+                    g.links.name,
+                    g.links.size,
+                    g.links.crc32,
+                    g.storage.name,
+                    g.storage.size,
+                    g.storage.crc32,
+                    _rowid_blob(g.keys),
+                ),
+            )
+
+    # -- items ----------------------------------------------------------------------------
+    def live_rowids(self, uids: Sequence[Any]) -> list[int]:
+        """Rowids of the live items among ``uids`` (what an upsert or a delete replaces)."""
+        out: list[int] = []
+        for chunk in _chunks(uids):
+            out += [
+                r
+                for (r,) in self._conn.execute("SELECT rowid FROM items WHERE uid IN (SELECT value FROM json_each(?))", (chunk,))
+            ]
+        return out
+
+    def insert_items(
+        self, rowids: Sequence[int], uids: Sequence[Any], metas: Sequence[str | None], kv: Iterable[tuple[str, Any, int]]
+    ) -> None:
+        """New live items (``sqlite3.IntegrityError`` if a uid is taken) and their metadata index rows."""
+        self._conn.executemany("INSERT INTO items(rowid, uid, meta) VALUES (?, ?, ?)", zip(_ints(rowids), uids, metas))
+        self._conn.executemany("INSERT OR IGNORE INTO meta_kv(key, value, rowid) VALUES (?, ?, ?)", kv)
+
+    def tombstone(self, rowids: Sequence[int]) -> None:
+        """Delete these live items: their rows stay in the segment files, marked deleted, until compaction."""
+        self.add_tombstones(rowids)
+        self.delete_items(rowids)
+
+    def add_tombstones(self, rowids: Sequence[int]) -> None:
+        for chunk in _chunks(_ints(rowids)):
+            self._conn.execute("INSERT OR IGNORE INTO tombstones(rowid) SELECT value FROM json_each(?)", (chunk,))
+
+    def delete_items(self, rowids: Sequence[int]) -> None:
+        """Remove these items and their metadata index rows (no tombstone)."""
+        for chunk in _chunks(_ints(rowids)):
+            self._conn.execute("DELETE FROM meta_kv WHERE rowid IN (SELECT value FROM json_each(?))", (chunk,))
+            self._conn.execute("DELETE FROM items WHERE rowid IN (SELECT value FROM json_each(?))", (chunk,))
+
+    def drop_tombstones(self, rowids: Sequence[int]) -> None:
+        """Forget tombstones (their rows were dropped from the files, or never existed)."""
+        for chunk in _chunks(_ints(rowids)):
+            self._conn.execute("DELETE FROM tombstones WHERE rowid IN (SELECT value FROM json_each(?))", (chunk,))
+
+    def drop_rows(self, rowids: Sequence[int]) -> None:
+        """Forget these rows entirely: items, metadata and tombstones (their segment is gone)."""
+        self.delete_items(rowids)
+        self.drop_tombstones(rowids)
 
 
 class Catalog:
@@ -148,13 +292,13 @@ class Catalog:
                 self._pinned = False
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> Iterator[Transaction]:
         """One write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``); the commit is the durability point."""
         with self.lock:
             self.unpin()
             self.conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self.conn
+                yield Transaction(self.conn)
                 self.conn.execute("COMMIT")
             except BaseException:
                 if self.conn.in_transaction:
@@ -164,7 +308,7 @@ class Catalog:
                         pass
                 raise
 
-    def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
         with self.lock:
             try:
                 return self.conn.execute(sql, tuple(params)).fetchall()
@@ -177,24 +321,25 @@ class Catalog:
             except sqlite3.DatabaseError as exc:
                 raise self.damaged(exc) from None
 
+    def integrity_check(self) -> list[str]:
+        """SQLite's own verdict on the file: ``["ok"]`` when intact."""
+        return [str(r[0]) for r in self._query("PRAGMA integrity_check")]
+
     # -- config ---------------------------------------------------------------------------
     def get(self, key: str, default: Any = None) -> Any:
-        rows = self.query("SELECT value FROM config WHERE key = ?", (key,))
+        rows = self._query("SELECT value FROM config WHERE key = ?", (key,))
         return json.loads(rows[0][0]) if rows else default
 
-    @staticmethod
-    def put(conn: sqlite3.Connection, **values: Any) -> None:
-        conn.executemany(
-            "INSERT INTO config(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [(k, json.dumps(v)) for k, v in values.items()],
-        )
-
     def config(self) -> dict[str, Any]:
-        return {k: json.loads(v) for k, v in self.query("SELECT key, value FROM config")}
+        return {k: json.loads(v) for k, v in self._query("SELECT key, value FROM config")}
+
+    def codec(self) -> CodecRecord | None:
+        doc = self.get("codec")
+        return CodecRecord.from_dict(doc) if doc else None
 
     # -- segments -------------------------------------------------------------------------
     def segments(self) -> list[SegmentRecord]:
-        rows = self.query(
+        rows = self._query(
             "SELECT seg, first_rowid, n, vectors, vectors_size, vectors_crc, codes, codes_size, codes_crc, rowids "
             "FROM segments ORDER BY first_rowid"
         )
@@ -210,103 +355,57 @@ class Catalog:
             out.append(SegmentRecord(seg, first, n, FileInfo(vf, vs, vc), codes, rowids))
         return out
 
-    @staticmethod
-    def insert_segment(conn: sqlite3.Connection, seg: SegmentRecord) -> None:
-        c = seg.codes
-        conn.execute(
-            "INSERT INTO segments(seg, first_rowid, n, vectors, vectors_size, vectors_crc, codes, codes_size, codes_crc, rowids) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                seg.seg,
-                seg.first_rowid,
-                seg.n,
-                seg.vectors.name,
-                seg.vectors.size,
-                seg.vectors.crc32,
-                c.name if c else None,
-                c.size if c else None,
-                c.crc32 if c else None,
-                _rowid_blob(seg.rowids),
-            ),
-        )
-
-    @staticmethod
-    def set_codes(conn: sqlite3.Connection, seg: int, codes: FileInfo | None) -> None:
-        conn.execute(
-            "UPDATE segments SET codes = ?, codes_size = ?, codes_crc = ? WHERE seg = ?",
-            (codes.name if codes else None, codes.size if codes else None, codes.crc32 if codes else None, seg),
-        )
-
     # -- graph ----------------------------------------------------------------------------
     def graph(self) -> GraphRecord | None:
-        rows = self.query("SELECT n, links, links_size, links_crc, storage, storage_size, storage_crc, keys FROM graph")
+        rows = self._query("SELECT n, links, links_size, links_crc, storage, storage_size, storage_crc, keys FROM graph")
         if not rows:
             return None
         n, lf, ls, lc, sf, ss, sc, keys = rows[0]
         return GraphRecord(n, FileInfo(lf, ls, lc), FileInfo(sf, ss, sc), np.frombuffer(keys, dtype="<i8").astype(np.int64))
 
-    @staticmethod
-    def set_graph(conn: sqlite3.Connection, g: GraphRecord | None) -> None:
-        conn.execute("DELETE FROM graph")
-        if g is not None:
-            conn.execute(
-                "INSERT INTO graph(id, n, links, links_size, links_crc, storage, storage_size, storage_crc, keys) "
-                "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    g.n,
-                    g.links.name,
-                    g.links.size,
-                    g.links.crc32,
-                    g.storage.name,
-                    g.storage.size,
-                    g.storage.crc32,
-                    _rowid_blob(g.keys),
-                ),
-            )
-
     # -- items ----------------------------------------------------------------------------
     def tombstones(self) -> np.ndarray:
-        rows = self.query("SELECT rowid FROM tombstones ORDER BY rowid")
+        rows = self._query("SELECT rowid FROM tombstones ORDER BY rowid")
         return np.array([r[0] for r in rows], dtype=np.int64)
 
+    def item_rowids(self) -> np.ndarray:
+        """Rowids of every live item, sorted (int64)."""
+        return np.array([r[0] for r in self._query("SELECT rowid FROM items ORDER BY rowid")], dtype=np.int64)
+
     def count_items(self) -> int:
-        return int(self.query("SELECT count(*) FROM items")[0][0])
+        return int(self._query("SELECT count(*) FROM items")[0][0])
 
     def rowids_of(self, uids: list) -> dict[Any, int]:
         """``{uid: rowid}`` for the live items among ``uids``."""
         out: dict[Any, int] = {}
-        for start in range(0, len(uids), 100_000):
-            chunk = json.dumps(uids[start : start + 100_000])
-            for uid, rowid in self.query("SELECT uid, rowid FROM items WHERE uid IN (SELECT value FROM json_each(?))", (chunk,)):
+        for chunk in _chunks(uids):
+            for uid, rowid in self._query("SELECT uid, rowid FROM items WHERE uid IN (SELECT value FROM json_each(?))", (chunk,)):
                 out[uid] = rowid
         return out
 
     def items_of(self, rowids: np.ndarray) -> dict[int, tuple[Any, str | None]]:
         """``{rowid: (uid, meta json)}`` for live ``rowids``."""
         out: dict[int, tuple[Any, str | None]] = {}
-        ids = [int(r) for r in np.unique(rowids)]
-        for start in range(0, len(ids), 100_000):
-            chunk = json.dumps(ids[start : start + 100_000])
-            for rowid, uid, meta in self.query(
-                "SELECT rowid, uid, meta FROM items WHERE rowid IN (SELECT value FROM json_each(?))", (chunk,)
-            ):
+        for chunk in _chunks(_ints(np.unique(rowids))):
+            sql = "SELECT rowid, uid, meta FROM items WHERE rowid IN (SELECT value FROM json_each(?))"
+            for rowid, uid, meta in self._query(sql, (chunk,)):
                 out[rowid] = (uid, meta)
         return out
 
     def uids_of(self, rowids: np.ndarray) -> dict[int, Any]:
+        """``{rowid: uid}`` for live ``rowids``."""
         out: dict[int, Any] = {}
-        ids = [int(r) for r in np.unique(rowids)]
-        for start in range(0, len(ids), 100_000):
-            chunk = json.dumps(ids[start : start + 100_000])
-            for rowid, uid in self.query(
+        for chunk in _chunks(_ints(np.unique(rowids))):
+            for rowid, uid in self._query(
                 "SELECT rowid, uid FROM items WHERE rowid IN (SELECT value FROM json_each(?))", (chunk,)
             ):
                 out[rowid] = uid
         return out
 
-    def matching(self, sql: str, params: list[Any]) -> np.ndarray:
-        """Rowids returned by a compiled filter, sorted (int64)."""
-        rows = self.query(sql, params)
+    def matching(self, flt: dict[str, Any]) -> np.ndarray:
+        """Rowids of the live items matching the metadata filter ``flt`` (see :mod:`._filters`), sorted (int64)."""
+        sql, params = compile_filter(flt)
+        rows = self._query(sql, params)
         arr = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         arr.sort()
         return arr
@@ -314,16 +413,16 @@ class Catalog:
     def referenced(self) -> set[str]:
         """Names of every file the committed state references."""
         names: set[str] = set()
-        for vf, cf in self.query("SELECT vectors, codes FROM segments"):
+        for vf, cf in self._query("SELECT vectors, codes FROM segments"):
             names.add(vf)
             if cf is not None:
                 names.add(cf)
         codec = self.get("codec")
         if codec:
             names.add(codec["name"])
-        for lf, sf in self.query("SELECT links, storage FROM graph"):
+        for lf, sf in self._query("SELECT links, storage FROM graph"):
             names.update((lf, sf))
         return names
 
     def all_uids(self) -> list:
-        return [r[0] for r in self.query("SELECT uid FROM items ORDER BY rowid")]
+        return [r[0] for r in self._query("SELECT uid FROM items ORDER BY rowid")]

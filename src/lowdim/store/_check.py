@@ -16,7 +16,7 @@ those segments and their items so that the rest opens) and a corrupt SQLite file
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,14 @@ import numpy as np
 
 from ..exceptions import ConflictError, FileFormatError, LowdimError, NotFoundError
 from ..spec import Pipeline
-from ._catalog import CATALOG_NAME, Catalog, SegmentRecord
-from ._files import FileInfo, file_crc32, npy_header
+from ._catalog import CATALOG_NAME, Catalog, CodecRecord, SegmentRecord
+from ._files import FileInfo, file_crc32, npy_header, open_npy, write_npy
+from ._layout import WRITER_LOCK, codes_name
 from ._lock import FileLock
 from ._manifest import MANIFEST_NAME, Settings, read_manifest, write_manifest
+from ._results import CheckReport
+from ._segments import SegmentedVectors
+from ._training import first_rows, fit_codec, save_codec
 
 __all__ = ["check_collection"]
 
@@ -60,7 +64,7 @@ def _probe(root: Path, info: FileInfo, shape: tuple[int, ...] | None = None, dty
     return None
 
 
-def check_collection(path: str | os.PathLike[str], *, repair: bool = True, drop_damaged: bool = False):
+def check_collection(path: str | os.PathLike[str], *, repair: bool = True, drop_damaged: bool = False) -> CheckReport:
     """Check collection ``path`` file by file; with ``repair`` fix what can be fixed.
 
     Parameters
@@ -86,7 +90,6 @@ def check_collection(path: str | os.PathLike[str], *, repair: bool = True, drop_
     True
     """
     from ._collection import Collection  # circular at import time
-    from ._results import CheckReport
 
     root = Path(path)
     if not root.is_dir():
@@ -103,7 +106,7 @@ def check_collection(path: str | os.PathLike[str], *, repair: bool = True, drop_
     if not (root / CATALOG_NAME).is_file():
         problem(f"{CATALOG_NAME} is missing; ids, metadata and the segment list are lost", False)
         return report
-    lock = FileLock(root / "writer.lock")
+    lock = FileLock(root / WRITER_LOCK)
     if repair and not lock.acquire(exclusive=True, blocking=False):
         raise ConflictError(
             f"collection {root} is being written by another process (pid {lock.owner()}); run check again once it has closed it"
@@ -111,13 +114,13 @@ def check_collection(path: str | os.PathLike[str], *, repair: bool = True, drop_
     try:
         try:
             cat = Catalog(root)
-            verdict = cat.query("PRAGMA integrity_check")
+            verdict = cat.integrity_check()
         except FileFormatError as exc:
             problem(f"{CATALOG_NAME} cannot be read ({exc})", False)
             return report
         try:
-            if [r[0] for r in verdict] != ["ok"]:
-                problem(f"{CATALOG_NAME} is corrupt: {'; '.join(str(r[0]) for r in verdict[:3])}", False)
+            if verdict != ["ok"]:
+                problem(f"{CATALOG_NAME} is corrupt: {'; '.join(verdict[:3])}", False)
                 return report
             stored = cat.get("settings")
             if not isinstance(stored, dict):
@@ -146,26 +149,22 @@ def check_collection(path: str | os.PathLike[str], *, repair: bool = True, drop_
         lock.release()
     if not repair or report.unrepairable:
         return report
-    # Finish through the collection itself: graph rebuild, garbage, manifest.
-    col = Collection.open(root)
-    try:
-        garbage = col._garbage()
-        col._writable()  # collects leftovers of interrupted writes, rewrites a stale manifest
-        col._gc()
+    # Finish through the collection's writer: garbage, graph rebuild, manifest.
+    with Collection.open(root) as col:
+        w = col.writer
+        garbage = w.garbage()
+        w.begin()  # collects leftovers of interrupted writes, rewrites a stale manifest
+        w.collect_garbage()
         report.removed_files.extend(g for g in garbage if not (root / g).exists())
-        if col.settings.index == "hnsw" and col._graph is None and col.is_trained and len(col):
-            graph_lost = any("graph" in p for p in report.problems)
-            if graph_lost:
-                col._maintain_graph(force=True, rebuild=True)
+        if any("graph" in p for p in report.problems):
+            w.restore_graph()
         if changed:
-            col._write_manifest()
+            w.write_manifest()
         for p in report.problems:
             if p.startswith(MANIFEST_NAME):
                 report.repaired.append(f"rewrote {MANIFEST_NAME} from {CATALOG_NAME}")
             elif "graph" in p and col.settings.index == "hnsw":
                 report.repaired.append("rebuilt the HNSW graph")
-    finally:
-        col.close()
     return report
 
 
@@ -193,14 +192,11 @@ def _check_catalog(root: Path, cat: Catalog, settings: Settings, report, problem
     if report.unrepairable:
         return False
     if damaged and repair:
-        with cat.write() as conn:
+        with cat.write() as tx:
+            tx.delete_segments(seg.seg for seg in damaged)
             for seg in damaged:
-                payload = json.dumps(seg.rowids.tolist())
-                conn.execute("DELETE FROM segments WHERE seg = ?", (seg.seg,))
-                conn.execute("DELETE FROM meta_kv WHERE rowid IN (SELECT value FROM json_each(?))", (payload,))
-                conn.execute("DELETE FROM items WHERE rowid IN (SELECT value FROM json_each(?))", (payload,))
-                conn.execute("DELETE FROM tombstones WHERE rowid IN (SELECT value FROM json_each(?))", (payload,))
-            Catalog.put(conn, generation=int(cfg.get("generation", 0)) + 1)
+                tx.drop_rows(seg.rowids.tolist())
+            tx.put(generation=int(cfg.get("generation", 0)) + 1)
         for seg in damaged:
             report.repaired.append(f"dropped segment {seg.vectors.name} and its {seg.n} rows")
         segs = cat.segments()
@@ -208,7 +204,7 @@ def _check_catalog(root: Path, cat: Catalog, settings: Settings, report, problem
         changed = True
     # -- rows: items, tombstones and segment rows must agree
     stored = np.concatenate([s.rowids for s in segs]) if segs else np.zeros(0, np.int64)
-    items = np.array([r[0] for r in cat.query("SELECT rowid FROM items")], np.int64)
+    items = cat.item_rowids()
     tomb = cat.tombstones()
     orphan_items = np.setdiff1d(items, stored)
     orphan_rows = np.setdiff1d(stored, np.union1d(items, tomb))
@@ -232,40 +228,37 @@ def _check_catalog(root: Path, cat: Catalog, settings: Settings, report, problem
         problem(f"{CATALOG_NAME}: the rowid counter is behind the stored rows", True)
         fixes.append(("next_rowid", "advanced the rowid counter", np.array([top])))
     if repair and fixes:
-        with cat.write() as conn:
+        with cat.write() as tx:
             for kind, _, rows in fixes:
-                payload = json.dumps(rows.tolist())
                 if kind in ("orphan_items", "both"):  # for "both" the tombstone wins: the delete came last
-                    conn.execute("DELETE FROM meta_kv WHERE rowid IN (SELECT value FROM json_each(?))", (payload,))
-                    conn.execute("DELETE FROM items WHERE rowid IN (SELECT value FROM json_each(?))", (payload,))
+                    tx.delete_items(rows.tolist())
                 elif kind == "orphan_rows":
-                    conn.execute("INSERT OR IGNORE INTO tombstones(rowid) SELECT value FROM json_each(?)", (payload,))
+                    tx.add_tombstones(rows.tolist())
                 elif kind == "stale_tomb":
-                    conn.execute("DELETE FROM tombstones WHERE rowid IN (SELECT value FROM json_each(?))", (payload,))
+                    tx.drop_tombstones(rows.tolist())
                 elif kind == "next_rowid":
-                    Catalog.put(conn, next_rowid=int(rows[0]))
-            Catalog.put(conn, generation=int(cat.get("generation", 0)) + 1)
+                    tx.put(next_rowid=int(rows[0]))
+            tx.put(generation=int(cat.get("generation", 0)) + 1)
         report.repaired.extend(msg for _, msg, _ in fixes)
         changed = True
     # -- codec and codes
-    codec_doc = cfg.get("codec")
+    rec = cat.codec()
     codec = None
     refit = False
-    if codec_doc:
-        info = FileInfo(**codec_doc)
-        why = _probe(root, info)
+    if rec is not None:
+        why = _probe(root, rec.file)
         if why is None:
             try:
-                codec = Pipeline.load(root / info.name)
+                codec = Pipeline.load(root / rec.file.name)
             except LowdimError as exc:
                 why = f"cannot be loaded ({exc})"
         if why:
-            problem(f"{info.name} {why}", True)
+            problem(f"{rec.file.name} {why}", True)
             refit = True
     recode: list[SegmentRecord] = []
     for seg in segs:
         if seg.codes is None:
-            if codec_doc:
+            if rec is not None:
                 problem(f"segment {seg.vectors.name} has no codes although the collection is trained", True)
                 recode.append(seg)
             continue
@@ -275,7 +268,7 @@ def _check_catalog(root: Path, cat: Catalog, settings: Settings, report, problem
                 problem(f"{seg.codes.name} {why}", True)
                 recode.append(seg)
     if repair and (refit or recode):
-        _recode(root, cat, settings, segs, codec, refit, recode, report)
+        _recode(root, cat, settings, segs, codec, rec, recode, report)
         changed = True
     # -- graph
     if settings.index == "hnsw":
@@ -289,57 +282,53 @@ def _check_catalog(root: Path, cat: Catalog, settings: Settings, report, problem
             if why:
                 problem(f"graph file {why}", True)
                 if repair:
-                    with cat.write() as conn:
-                        Catalog.set_graph(conn, None)
-                        Catalog.put(conn, generation=int(cat.get("generation", 0)) + 1)
+                    with cat.write() as tx:
+                        tx.set_graph(None)
+                        tx.put(generation=int(cat.get("generation", 0)) + 1)
                     changed = True
     return changed
 
 
-def _recode(root: Path, cat: Catalog, settings: Settings, segs, codec, refit: bool, recode, report) -> None:
-    """Refit the codec (if damaged) and write fresh codes for ``recode`` (all segments after a refit)."""
-    from ._collection import SEGMENTS_DIR, _codec_num, _codes_name  # circular at import time
-    from ._files import fsync_dir, open_npy, write_npy
-
-    cfg = cat.config()
-    next_file = int(cfg.get("next_file", 1))
-    vectors = [open_npy(root, s.vectors, (s.n, settings.dim), settings.vector_dtype) for s in segs]
-    codec_doc = cfg.get("codec")
-    if refit:
-        rows = []
-        need = settings.train_size
-        for v in vectors:
-            if need <= 0:
-                break
-            rows.append(np.asarray(v[:need], np.float32))
-            need -= len(rows[-1])
-        sample = np.concatenate(rows) if rows else np.zeros((0, settings.dim), np.float32)
-        codec = Pipeline(
-            settings.spec, metric=settings.metric, random_state=settings.random_state, max_train=max(len(sample), 1)
-        ).fit(sample)
-        num = next_file
+def _recode(
+    root: Path,
+    cat: Catalog,
+    settings: Settings,
+    segs: list[SegmentRecord],
+    codec: Pipeline | None,
+    rec: CodecRecord | None,
+    recode: list[SegmentRecord],
+    report: CheckReport,
+) -> None:
+    """Refit the codec (``codec`` None: damaged) and write fresh codes for ``recode`` (every segment after a refit)."""
+    next_file = int(cat.get("next_file", 1))
+    vectors = SegmentedVectors(
+        [open_npy(root, s.vectors, (s.n, settings.dim), settings.vector_dtype) for s in segs], settings.dim, settings.vector_dtype
+    )
+    refit = codec is None
+    if codec is None:
+        sample = first_rows(vectors, settings.train_size)
+        codec = fit_codec(settings, sample)
+        rec = CodecRecord(save_codec(root, next_file, codec), next_file, len(sample), "auto")
         next_file += 1
-        name = f"codec-{num:08d}.npz"
-        codec.save(root / name)
-        fsync_dir(root)
-        codec_doc = FileInfo(name, (root / name).stat().st_size, file_crc32(root / name)).to_dict()
         recode = list(segs)
-    num = _codec_num(codec_doc["name"])
+    assert rec is not None  # a codec to re-encode with is recorded; internal invariant
+    num: int | None = rec.num
+    if num is None:  # recorded before codec numbers were: name its codes with a fresh one
+        num, next_file = next_file, next_file + 1
+        rec = dataclasses.replace(rec, num=num)
     todo = {s.seg for s in recode}
     updates = []
-    for seg, v in zip(segs, vectors):
+    for seg, part in zip(segs, vectors.parts):
         if seg.seg not in todo:
             continue
-        codes = codec.encode(v)
-        name = _codes_name(seg.seg, num)
-        if (root / name).exists() and not refit:
-            name = f"{SEGMENTS_DIR}/{seg.seg:08d}.c{num:08d}.r{next_file:08d}.codes.npy"
-            next_file += 1
-        updates.append((seg.seg, write_npy(root, name, codes)))
-    with cat.write() as conn:
+        name = codes_name(seg.seg, num)
+        if (root / name).exists() and not refit:  # the damaged file itself: write a revision beside it
+            name, next_file = codes_name(seg.seg, num, revision=next_file), next_file + 1
+        updates.append((seg.seg, write_npy(root, name, codec.encode(part))))
+    with cat.write() as tx:
         for seg_id, info in updates:
-            Catalog.set_codes(conn, seg_id, info)
-        Catalog.put(conn, codec=codec_doc, next_file=next_file, generation=int(cat.get("generation", 0)) + 1)
+            tx.set_codes(seg_id, info)
+        tx.put(codec=rec.to_dict(), next_file=next_file, generation=int(cat.get("generation", 0)) + 1)
     if refit:
-        report.repaired.append(f"refitted the codec ({codec_doc['name']}) on the first {settings.train_size} vectors")
+        report.repaired.append(f"refitted the codec ({rec.file.name}) on the first {settings.train_size} vectors")
     report.repaired.extend(f"re-encoded the codes of segment {seg_id}" for seg_id, _ in updates)

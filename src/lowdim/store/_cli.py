@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ..exceptions import FileFormatError, ParameterError, ValidationError
+from ..exceptions import FileFormatError, ParameterError, UntrainedWarning
+from ._manifest import Settings
 
 __all__ = ["register"]
 
@@ -38,67 +40,22 @@ def _console():
     return Console()
 
 
-def _parse_id(text: str) -> int | str:
-    """An id typed on the command line or read from a file: integers become ints."""
-    t = text.strip()
-    if t.lstrip("-").isdigit():
-        return int(t)
-    return t
+def _say(line: str) -> None:
+    _console().print(line, highlight=False, soft_wrap=True)
 
 
-def _read_ids_file(path: Path) -> list[int | str]:
-    if not path.is_file():
-        raise FileFormatError(f"ids file {path} does not exist")
-    lines = path.read_text(encoding="utf-8").splitlines()
-    out = []
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            raise ValidationError(f"{path.name} line {i} is empty; expected one id per line")
-        out.append(_parse_id(line))
-    return out
-
-
-def _read_jsonl(path: Path) -> list[dict | None]:
-    from ..eval._readers import iter_jsonl
-
-    if not path.is_file():
-        raise FileFormatError(f"metadata file {path} does not exist")
-    blank = "expected one JSON object per vector (use {} for none)"
-    return [value for _, value in iter_jsonl(path, blank=blank, allow_null=True)]
-
-
-def _spec_from_plan(path: Path) -> tuple[str, dict[str, Any]]:
-    """The recommended spec of a planner JSON file, and the whole document."""
-    if not path.is_file():
-        raise FileFormatError(f"plan file {path} does not exist")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FileFormatError(f"plan file {path} is not valid JSON ({exc})") from None
-    rec = doc.get("recommended") if isinstance(doc, dict) else None
-    if isinstance(doc, dict) and "recommended" in doc and rec is None:
-        raise FileFormatError(
-            f"plan file {path} recommends no spec (no candidate met its targets); choose one with --spec instead"
-        )
-    spec = rec.get("spec") if isinstance(rec, dict) else None
-    if not isinstance(spec, str) or not spec.strip():
-        raise FileFormatError(
-            f'plan file {path} has no recommended spec; expected {{"recommended": {{"spec": "..."}}, ...}} as written by the planner'
-        )
-    return spec, doc
-
-
-def _plan_value(doc: dict[str, Any], *names: str) -> Any:
-    for where in (doc, doc.get("recommended") or {}):
-        for name in names:
-            if isinstance(where, dict) and name in where:
-                return where[name]
-    return None
+def _untrained(d: dict[str, Any]) -> None:
+    """The one line saying that the collection is not trained yet (searches are exact scans meanwhile)."""
+    if not d["trained"]:
+        _say(f"not trained yet: {d['untrained_reason']}")
 
 
 def _writable_target(path: Path | None, what: str) -> None:
     if path is not None and not path.absolute().parent.is_dir():
         raise FileFormatError(f"cannot write {what} {path}: folder {path.absolute().parent} does not exist")
+
+
+_D = Settings  # the defaults, declared once (None below means "the default")
 
 
 # ----------------------------------------------------------------------------- commands
@@ -107,21 +64,34 @@ def _writable_target(path: Path | None, what: str) -> None:
 def create(
     path: Annotated[Path, typer.Argument(help="New folder for the collection.", show_default=False)],
     dim: Annotated[int | None, typer.Option("--dim", help="Width of the vectors.")] = None,
-    spec: Annotated[str | None, typer.Option("--spec", help="Compression spec, e.g. int8+rerank4 (default).")] = None,
+    spec: Annotated[str | None, typer.Option("--spec", help=f"Compression spec (default {_D.spec}).")] = None,
     plan: Annotated[
-        Path | None, typer.Option("--plan", help='Take the spec from a planner JSON file ({"recommended": {"spec": ...}}).')
+        Path | None,
+        typer.Option("--plan", help="A planner JSON file (lowdim plan --json): its width, metric, spec and fitted codec."),
     ] = None,
-    metric: Annotated[str | None, typer.Option("--metric", help="cosine (default), ip or l2.")] = None,
+    metric: Annotated[str | None, typer.Option("--metric", help=f"cosine, ip or l2 (default {_D.metric}).")] = None,
     model: Annotated[str | None, typer.Option("--model", help="Name of the embedding model the vectors come from.")] = None,
-    train_size: Annotated[int, typer.Option("--train-size", help="Fit the codec on the first N vectors added.")] = 20_000,
-    index: Annotated[str, typer.Option("--index", help="flat (exact scan of the codes) or hnsw (graph).")] = "flat",
+    train_size: Annotated[
+        int | None, typer.Option("--train-size", help=f"Fit the codec on at most N vectors (default {_D.train_size:,}).")
+    ] = None,
+    index: Annotated[
+        str | None, typer.Option("--index", help=f"flat (exact scan of the codes) or hnsw (graph); default {_D.index}.")
+    ] = None,
     vector_dtype: Annotated[
-        str, typer.Option("--vector-dtype", help="Full vectors on disk: float32 (exact rerank) or float16 (half the disk).")
-    ] = "float32",
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the codec fit.")] = 0,
-    hnsw_m: Annotated[int, typer.Option("--hnsw-m", help="HNSW links per node.")] = 32,
-    ef_construction: Annotated[int, typer.Option("--ef-construction", help="HNSW build beam width.")] = 40,
-    ef_search: Annotated[int, typer.Option("--ef-search", help="HNSW default search beam width.")] = 64,
+        str | None,
+        typer.Option(
+            "--vector-dtype",
+            help=f"Full vectors on disk: float32 (exact rerank) or float16 (half the disk); default {_D.vector_dtype}.",
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help=f"Seed of the codec fit (default {_D.random_state}).")] = None,
+    hnsw_m: Annotated[int | None, typer.Option("--hnsw-m", help=f"HNSW links per node (default {_D.hnsw_m}).")] = None,
+    ef_construction: Annotated[
+        int | None, typer.Option("--ef-construction", help=f"HNSW build beam width (default {_D.ef_construction}).")
+    ] = None,
+    ef_search: Annotated[
+        int | None, typer.Option("--ef-search", help=f"HNSW default search beam width (default {_D.ef_search}).")
+    ] = None,
     encoder: Annotated[
         str | None,
         typer.Option(
@@ -133,22 +103,21 @@ def create(
     """Create an empty collection at PATH."""
     from ._collection import Collection
 
-    doc: dict[str, Any] = {}
-    if spec is not None and plan is not None:
-        raise ParameterError("give either --spec or --plan, not both")
+    the_plan = None
     if plan is not None:
-        spec, doc = _spec_from_plan(plan)
-        if dim is None and isinstance(_plan_value(doc, "dim", "d", "n_features"), int):
-            dim = _plan_value(doc, "dim", "d", "n_features")
-        if metric is None and isinstance(_plan_value(doc, "metric"), str):
-            metric = _plan_value(doc, "metric")
-    if dim is None and encoder is None:
-        raise ParameterError("lowdim create needs --dim, the width of the vectors (e.g. --dim 384), or --encoder for texts")
+        from ..plan import Plan
+
+        the_plan = Plan.read_json(plan)
+    elif dim is None and encoder is None:
+        raise ParameterError(
+            "lowdim create needs --dim, the width of the vectors (e.g. --dim 384), --encoder for texts, or --plan"
+        )
     col = Collection.create(
         path,
+        plan=the_plan,
         dim=dim,
-        spec=spec or "int8+rerank4",
-        metric=metric or "cosine",
+        spec=spec,
+        metric=metric,
         model=model,
         train_size=train_size,
         index=index,
@@ -160,12 +129,13 @@ def create(
         encoder=encoder,
     )
     s = col.settings
+    d = col.info()
     col.close()
-    _console().print(
+    made = f", codec from {plan.name}" if plan is not None and d["codec_source"] == "plan" else ""
+    _say(
         f"created {path}: dim {s.dim}, spec {s.spec}, metric {s.metric}, index {s.index}"
-        + (f", model {s.model}" if s.model else ""),
-        highlight=False,
-        soft_wrap=True,
+        + (f", model {s.model}" if s.model else "")
+        + made
     )
 
 
@@ -188,66 +158,29 @@ def add(
     column: Annotated[str | None, typer.Option("--column", help="Parquet column.")] = None,
 ) -> None:
     """Add the vectors of VECTORS to the collection PATH (without ids: 0, 1, 2, ... in order)."""
-    from ..eval import read_vectors
-    from ..validation import check_positive_int
     from ._collection import Collection
+    from ._records import read_records
 
-    batch_size = check_positive_int(batch_size, "batch_size", owner="lowdim add")
-    if ids is not None and id_field is not None:
-        raise ParameterError("give either --ids or --id-field, not both")
-    if texts is not None and metadata is None and texts.suffix == ".jsonl":
-        metadata = texts  # each text's JSON object is its metadata (filterable, shown with --with-metadata)
-    if id_field is not None and metadata is None:
-        raise ParameterError("--id-field needs --metadata (the JSONL file that holds the field)")
     if (vectors is None) == (texts is None):
         raise ParameterError("lowdim add needs either a VECTORS file or --texts FILE (not both)")
+    rec = read_records(
+        vectors, ids=ids, metadata=metadata, id_field=id_field, texts=texts, field=field, dataset=dataset, column=column
+    )
     col = Collection.open(path)
     try:
-        if texts is not None:
-            from ..encoders import read_texts
-
-            text_list = read_texts(texts, field=field)
-            # embedding is the slow part: show it, then store in the same durable batches as vectors
-            X = col.encoder.encode(text_list, progress=True)
-            model = model or col.encoder.name
-            vectors = texts
-        else:
-            X = read_vectors(vectors, mmap=True, dataset=dataset, column=column)
-        n = len(X)
-        meta = _read_jsonl(metadata) if metadata is not None else None
-        if meta is not None and len(meta) != n:
-            raise ValidationError(
-                f"{metadata.name} has {len(meta)} line(s), but {vectors.name} holds {n} vectors; expected one JSON object per vector"  # type: ignore[union-attr]
-            )
-        id_list: list | None = None
-        if ids is not None:
-            id_list = _read_ids_file(ids)
-            if len(id_list) != n:
-                raise ValidationError(
-                    f"{ids.name} has {len(id_list)} id(s), but {vectors.name} holds {n} vectors; expected one id per vector"
-                )
-        elif id_field is not None:
-            id_list = []
-            for i, m in enumerate(meta or []):
-                if not isinstance(m, dict) or id_field not in m:
-                    raise ValidationError(f"{metadata.name} line {i + 1} has no field '{id_field}'")  # type: ignore[union-attr]
-                id_list.append(m[id_field])
         t = time.perf_counter()
-        for start in range(0, n, batch_size):
-            stop = min(n, start + batch_size)
-            col.add(
-                X[start:stop],
-                ids=id_list[start:stop] if id_list is not None else None,
-                metadata=meta[start:stop] if meta is not None else None,
-                model=model,
-            )
+        if rec.texts is not None:
+            # embedding is the slow part: show it; then stored in durable batches like vectors
+            col.add_texts(rec.texts, rec.ids, rec.metadata, progress=True, batch_size=batch_size)
+        else:
+            col.add(rec.vectors, rec.ids, rec.metadata, model=model, batch_size=batch_size)
         took = time.perf_counter() - t
         count = len(col)
+        d = col.info()
     finally:
         col.close()
-    _console().print(
-        f"added {n:,} vectors to {path} in {took:.1f}s ({count:,} in the collection)", highlight=False, soft_wrap=True
-    )
+    _say(f"added {len(rec):,} vectors to {path} in {took:.1f}s ({count:,} in the collection)")
+    _untrained(d)
 
 
 def search(
@@ -289,10 +222,12 @@ def search(
     col = Collection.open(path, readonly=True)
     try:
         t = time.perf_counter()
-        if text is not None:
-            res = col.search_text(text, k, filter=flt, rerank=rerank, ef=ef, with_metadata=with_metadata)
-        else:
-            res = col.search(Q, k, filter=flt, rerank=rerank, ef=ef, with_metadata=with_metadata)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UntrainedWarning)  # said below in one line of our own
+            if text is not None:
+                res = col.search_text(text, k, filter=flt, rerank=rerank, ef=ef, with_metadata=with_metadata)
+            else:
+                res = col.search(Q, k, filter=flt, rerank=rerank, ef=ef, with_metadata=with_metadata)
         took = time.perf_counter() - t
     finally:
         col.close()
@@ -322,6 +257,8 @@ def search(
         highlight=False,
         soft_wrap=True,
     )
+    if res.exact_reason is not None:
+        con.print(f"exact search (not trained yet): {res.exact_reason}", highlight=False, soft_wrap=True)
 
 
 def delete(
@@ -331,10 +268,11 @@ def delete(
 ) -> None:
     """Delete items of the collection PATH by id."""
     from ._collection import Collection
+    from ._records import parse_id, read_ids
 
-    todo = [_parse_id(i) for i in (ids or [])]
+    todo = [parse_id(i) for i in (ids or [])]
     if ids_file is not None:
-        todo += _read_ids_file(ids_file)
+        todo += read_ids(ids_file)
     if not todo:
         raise ParameterError("lowdim delete needs ids: lowdim delete PATH ID [ID ...] or --ids-file FILE")
     col = Collection.open(path)
@@ -375,6 +313,9 @@ def info(
         "index",
         "vector_dtype",
         "trained",
+        "search_mode",
+        "codec_source",
+        "codec_rows",
         "code_size",
         "count",
         "deleted",
@@ -386,6 +327,7 @@ def info(
     t.add_row("RAM bytes", ", ".join(f"{k} {v:,}" for k, v in d["ram_bytes"].items()))
     t.add_row("disk bytes", ", ".join(f"{k} {v:,}" for k, v in d["disk_bytes"].items()))
     con.print(t)
+    _untrained(d)
 
 
 def check(

@@ -33,7 +33,7 @@ from typing import Any
 
 from ..exceptions import ParameterError, ValidationError
 
-__all__ = ["FILTER_OPERATORS", "compile_filter", "index_rows", "check_metadata"]
+__all__ = ["FILTER_OPERATORS", "compile_filter", "check_filter", "index_rows", "check_metadata"]
 
 FILTER_OPERATORS = ("$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$in", "$nin")
 _LOGICAL = ("$and", "$or")
@@ -182,6 +182,26 @@ def compile_filter(flt: dict[str, Any]) -> tuple[str, list[Any]]:
     params: list[Any] = []
     sql = _node_sql(flt, params)
     return sql, params
+
+
+def check_filter(flt: Any) -> dict[str, Any] | None:
+    """Validate a filter as :func:`compile_filter` does (same one-line errors), without any SQL; return it.
+
+    ``None`` (no filter) is returned as is. Numbers compare by value: a float such as
+    ``1e19`` is a valid REAL, only Python integers outside 64 bits are refused.
+
+    Examples
+    --------
+    >>> check_filter({"year": {"$gte": 1e19}})
+    {'year': {'$gte': 1e+19}}
+    >>> check_filter({"year": 2**64})
+    Traceback (most recent call last):
+    ...
+    lowdim.exceptions.ParameterError: filter value for 'year' $eq is 18446744073709551616, which does not fit in 64 bits; expected a 64-bit integer
+    """
+    if flt is not None:
+        _node_sql(flt, [])
+    return flt
 
 
 def check_metadata(metadata: Any, n: int) -> list[str | None]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from .._version import __version__
 from ..arrays import METRICS
-from ..exceptions import FileFormatError, ParameterError
+from ..exceptions import FileFormatError, ParameterError, ValidationError
 from ..spec import parse_spec
 from ..validation import check_choice, check_positive_int
 from ._files import json_bytes, write_bytes
@@ -43,7 +43,14 @@ VECTOR_DTYPES = ("float32", "float16")
 
 @dataclass(frozen=True)
 class Settings:
-    """What a collection is; fixed at creation."""
+    """What a collection is; fixed at creation.
+
+    The defaults declared here are the only ones: :meth:`Collection.create` and
+    ``lowdim create`` take ``None`` to mean them (see :meth:`with_defaults`).
+
+    >>> Settings.with_defaults(dim=8, spec=None, train_size=None).spec, Settings.train_size
+    ('int8+rerank4', 20000)
+    """
 
     dim: int
     metric: str = "cosine"
@@ -58,6 +65,11 @@ class Settings:
     ef_search: int = 64
     #: the text encoder (name or local model folder) of a text collection, else None
     encoder: str | None = None
+
+    @classmethod
+    def with_defaults(cls, **given: Any) -> Settings:
+        """Settings from keyword arguments in which ``None`` means "the default" (not validated)."""
+        return cls(**{k: v for k, v in given.items() if v is not None})
 
     def validated(self) -> Settings:
         """Check every field (as ``Collection.create`` received it) and normalise the spec string."""
@@ -89,6 +101,14 @@ class Settings:
         if missing:
             raise FileFormatError(f"{where} lacks the setting(s) {', '.join(missing)}")
         return cls(**{k: v for k, v in d.items() if k in names})
+
+    def check_model(self, model: str | None) -> None:
+        """Refuse vectors declared to come from another embedding model than this collection's."""
+        if model is not None and self.model is not None and model != self.model:
+            raise ValidationError(
+                f"vectors from model '{model}' do not fit this collection (model {self.model}): "
+                f"embeddings of different models are not comparable"
+            )
 
     def describe(self) -> str:
         """``"this collection (model all-MiniLM-L6-v2)"`` — how error messages name the collection."""

@@ -28,6 +28,10 @@ class CollectionResult:
         (``+rerank<N>`` or ``rerank=``), otherwise computed on the compact codes.
     metadata : list of lists of dict or None, optional
         Per hit, when ``search(..., with_metadata=True)``.
+    exact_reason : str or None
+        Set when the search was an exact scan of the full vectors because the
+        collection's codec is not trained yet, and says why (see ``Collection.info()``'s
+        ``untrained_reason``); None for searches over the codes.
 
     ``scores, ids = result`` unpacks it, like :class:`lowdim.search.SearchResult`.
     """
@@ -35,6 +39,7 @@ class CollectionResult:
     ids: np.ndarray
     scores: np.ndarray
     metadata: list[list[dict | None]] | None = None
+    exact_reason: str | None = None
 
     def __iter__(self) -> Iterator[np.ndarray]:
         yield self.scores
@@ -42,7 +47,7 @@ class CollectionResult:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.ids.shape  # type: ignore[return-value]
+        return self.ids.shape
 
     def to_lists(self) -> tuple[list[list[Any]], list[list[float | None]]]:
         """``(ids, scores)`` as nested lists; padding is ``None`` in both."""
@@ -51,9 +56,12 @@ class CollectionResult:
         return ids, scores
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"ids": [[...]], "scores": [[...]]}`` of shape (n_queries, k), JSON-ready (padding is null)."""
+        """``{"ids": [[...]], "scores": [[...]], "exact_reason": null}``: (n_queries, k) lists, JSON-ready (padding is null).
+
+        ``"metadata"`` is added when the search returned it.
+        """
         ids, scores = self.to_lists()
-        out: dict[str, Any] = {"ids": ids, "scores": scores}
+        out: dict[str, Any] = {"ids": ids, "scores": scores, "exact_reason": self.exact_reason}
         if self.metadata is not None:
             out["metadata"] = self.metadata
         return out

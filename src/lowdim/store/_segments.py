@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -15,7 +14,8 @@ class SegmentedVectors:
 
     Only the rows asked for are read, so a rerank touches ``rerank * k`` rows per query.
     ``X[rows]`` with an int array returns ``(len(rows), d)`` in the stored dtype;
-    ``X[a:b]`` returns a contiguous block.
+    ``X[a:b]`` returns a contiguous block. With ``shape``, ``ndim`` and ``dtype`` it is a
+    corpus :func:`lowdim.search.exact_knn` scans block by block.
 
     Examples
     --------
@@ -40,6 +40,10 @@ class SegmentedVectors:
     @property
     def shape(self) -> tuple[int, int]:
         return (int(self.offsets[-1]), self.dim)
+
+    @property
+    def ndim(self) -> int:
+        return 2
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
@@ -83,12 +87,6 @@ class SegmentedVectors:
             start += hi - lo
             s += 1
         return out
-
-    def blocks(self, size: int = 65_536) -> Iterator[tuple[int, np.ndarray]]:
-        """``(first row, float32 block)`` over all rows in order."""
-        n = len(self)
-        for start in range(0, n, size):
-            yield start, np.asarray(self._block(start, min(n, start + size)), dtype=np.float32)
 
 
 class Growable:
