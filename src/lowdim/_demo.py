@@ -61,7 +61,7 @@ class DemoReport:
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     from .eval import iter_jsonl
 
-    return [record for _, record in iter_jsonl(path)]
+    return [record for _, record in iter_jsonl(path) if record is not None]  # null lines are refused anyway
 
 
 def run_demo(out: str | Path | None = None, *, target_recall: float = 0.95, console: Console | None = None) -> DemoReport:

@@ -13,7 +13,15 @@ import numpy as np
 from .arrays import METRICS, to_float32
 from .exceptions import DimensionError, DTypeError, ParameterError, ValidationError
 
-__all__ = ["check_embeddings", "as_float_rows", "check_k", "check_choice", "check_metric", "check_positive_int"]
+__all__ = [
+    "check_embeddings",
+    "as_float_rows",
+    "check_k",
+    "check_choice",
+    "check_metric",
+    "check_positive_int",
+    "integral_number",
+]
 
 
 def _row_list(rows: np.ndarray, limit: int = 5) -> str:
@@ -57,6 +65,7 @@ def check_embeddings(
     >>> check_embeddings([[1.0, 2.0]]).shape
     (1, 2)
     """
+    arr: np.ndarray
     if isinstance(X, np.memmap):
         arr = X
     else:
@@ -110,6 +119,24 @@ def as_float_rows(X: Any, *, name: str = "X") -> np.ndarray:
     if X.dtype.kind != "f" or X.ndim != 2 or 0 in X.shape:
         return check_embeddings(X, name=name)  # refused by the gate before any conversion
     return X
+
+
+def integral_number(value: Any) -> Any:
+    """A JSON number that is an integer, as an ``int``: ``7.0`` becomes ``7``; anything else is returned unchanged.
+
+    JSON has one number type, so ``7.0`` and ``7`` are the same value; this is the one rule
+    for reading integers (ids, ``k``, ``rerank``, ...) from JSON. Only a ``float`` with an
+    integral value inside the 64-bit range converts: ``7.5``, ``1e19``, ``"7"``, ``True``
+    and ``nan`` stay as they are, for the caller's check to accept or refuse by name.
+
+    Examples
+    --------
+    >>> integral_number(7.0), integral_number(7.5), integral_number(1e19), integral_number("7"), integral_number(True)
+    (7, 7.5, 1e+19, '7', True)
+    """
+    if type(value) is float and value.is_integer() and -(2**63) <= value < 2**63:
+        return int(value)
+    return value
 
 
 def check_positive_int(value: Any, name: str, *, owner: str = "", minimum: int = 1) -> int:

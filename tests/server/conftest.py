@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,6 +39,14 @@ def make_collection(path: Path, X: np.ndarray, *, spec: str = "int8+rerank4", **
     return path
 
 
+def make_untrained(path: Path, X: np.ndarray) -> Path:
+    """A closed collection at ``path`` holding ``X`` (fewer than 256 rows) whose int8 codec is not trained yet."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with Collection.create(path, dim=X.shape[1], spec="int8+rerank4", train_size=1000) as col:
+        col.add(X)
+    return path
+
+
 @pytest.fixture
 def data() -> np.ndarray:
     return small_data()
@@ -50,6 +59,39 @@ def served(tmp_path: Path, data: np.ndarray) -> Path:
     root.mkdir()
     make_collection(root / "demo", data)
     return root
+
+
+#: (id, text, pos) of the small text collection the text tests serve
+WORDS = [
+    ("dog", "a domestic dog barking at the door", "n"),
+    ("cat", "a small cat sleeping in the sun", "n"),
+    ("tiger", "a large wild cat with stripes", "n"),
+    ("boat", "a small boat on the lake", "n"),
+    ("run", "to move quickly on foot", "v"),
+    ("swim", "to move through water", "v"),
+    ("red", "having the colour of blood", "a"),
+    ("fast", "moving at great speed", "a"),
+]
+
+
+@pytest.fixture(scope="session")
+def text_template(tmp_path_factory) -> Path:
+    """A closed text collection (encoder all-MiniLM-L6-v2, f16) of :data:`WORDS`; tests copy it (``copy_text``)."""
+    path = tmp_path_factory.mktemp("text") / "words"
+    with Collection.create(path, encoder="all-MiniLM-L6-v2", spec="f16") as col:
+        col.add_texts([t for _, t, _ in WORDS], ids=[i for i, _, _ in WORDS], metadata=[{"pos": p} for _, _, p in WORDS])
+    return path
+
+
+@pytest.fixture
+def copy_text(text_template: Path, tmp_path: Path):
+    """``copy_text(folder)``: a fresh copy of the text collection as ``folder/words``; returns its path."""
+
+    def copy(folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        return Path(shutil.copytree(text_template, folder / "words"))
+
+    return copy
 
 
 def free_port() -> int:
@@ -163,7 +205,9 @@ def h() -> SimpleNamespace:
         API_KEY=API_KEY,
         AUTH={"Authorization": f"Bearer {API_KEY}"},
         make_collection=make_collection,
+        make_untrained=make_untrained,
         small_data=small_data,
         SLOW_SERVER=SLOW_SERVER,
         free_port=free_port,
+        WORDS=WORDS,
     )

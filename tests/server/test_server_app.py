@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from lowdim.exceptions import ConflictError, FileFormatError, NotFoundError, ParameterError
+from lowdim.exceptions import ConflictError, FileFormatError, NotFoundError, ParameterError, UntrainedWarning
 from lowdim.server import create_app
 from lowdim.store import Collection
 
@@ -65,9 +65,47 @@ def test_search_with_metadata(http: TestClient, data: np.ndarray) -> None:
 
 
 def test_integral_json_numbers_are_integers(http: TestClient, data: np.ndarray) -> None:
-    # JSON has one number type: integer vectors and k=3.0 are fine
-    r = search(http, {"queries": [[1] * 16], "k": 3.0})
+    # JSON has one number type: integer vectors, k=3.0 and id 3.0 are fine (lowdim.validation.integral_number)
+    r = search(http, {"queries": [[1] * 16], "k": 3.0, "rerank": 2.0})
     assert r.status_code == 200 and len(r.json()["ids"][0]) == 3
+    assert http.post("/collections/demo/get", json={"ids": [3.0, 1]}).json()["ids"] == [3, 1]
+    r = http.post("/collections/demo/get", json={"ids": [3.5]})
+    assert r.status_code == 422 and error_of(r) == "ids[0] is a float (3.5); ids must be strings or integers"
+    r = search(http, {"queries": [[1] * 16], "k": 3.5})
+    assert r.status_code == 422 and error_of(r).startswith("k: Input should be a valid integer")
+
+
+#: filters whose answer (hits or a one-line error) must be the same in Python and over HTTP
+FILTERS = [
+    {"i": {"$lt": 1e19}},  # a REAL beyond 64 bits: fine (it was a 422 over HTTP)
+    {"i": {"$gt": -1e19, "$lt": 6}},
+    {"i": {"$lt": 1.5e300}, "even": True},
+    {"i": 2**64},  # an integer beyond 64 bits: refused, with the store's words
+    {"i": {"$in": [1, 2**70]}},
+    {"i": {"$nin": [1, 2, 3]}, "pos": {"$ne": "n"}},
+    {"$or": [{"pos": "v"}, {"i": {"$lte": 2}}]},
+    {"pos": {"$like": "n"}},
+    {"i": None},
+    {"$or": []},
+    {"$nor": [{"i": 1}]},
+    {"pos": ["n", "v"]},
+    [1],
+]
+
+
+@pytest.mark.parametrize("flt", FILTERS, ids=[json.dumps(f) for f in FILTERS])
+def test_filters_answer_as_in_python(http: TestClient, served: Path, data: np.ndarray, flt) -> None:
+    with Collection.open(served / "demo", readonly=True) as col:
+        try:
+            expected: object = col.search(data[:3], 5, filter=flt).to_dict()
+        except ParameterError as exc:
+            expected = str(exc)
+    r = search(http, {"queries": data[:3].tolist(), "k": 5, "filter": flt})
+    if isinstance(expected, str):
+        assert r.status_code == 422 and r.json()["detail"] == {"type": "ParameterError"}
+        assert error_of(r) == expected
+    else:
+        assert r.status_code == 200 and r.json() == expected
 
 
 def test_list_info_health(http: TestClient, served: Path) -> None:
@@ -129,8 +167,8 @@ def test_bad_vectors(http: TestClient, queries, status: int, message: str) -> No
         ({"queries": [[0.1] * 16], "rerank": -1}, 422, r"'rerank' parameter of search must be an integer >= 0"),
         ({"queries": [[0.1] * 16], "ef": 10}, 422, r"'ef' parameter applies to collections with index='hnsw'"),
         ({"queries": [[0.1] * 16], "filter": {"pos": {"$like": "n"}}}, 422, r"unknown filter operator '\$like'"),
-        ({"queries": [[0.1] * 16], "filter": [1]}, 422, r"a filter must be a JSON object"),
-        ({"queries": [[0.1] * 16], "filter": {"x": 10**30}}, 422, r"outside ±9.2e\+18"),
+        ({"queries": [[0.1] * 16], "filter": [1]}, 422, r"a filter must be a dict such as"),
+        ({"queries": [[0.1] * 16], "filter": {"x": 10**30}}, 422, r"is 10{30}, which does not fit in 64 bits"),
         ({"queries": [[0.1] * 16], "filter": {"$or": [{"i": j} for j in range(100)]}}, 422, r"more than 64 conditions"),
         ({"queries": [[0.1] * 16], "model": "other"}, 200, r""),  # the collection names no model: any is fine
         ({"query": [[0.1] * 16]}, 422, r"unknown field 'query' in the request body; did you mean 'queries'\?"),
@@ -413,33 +451,30 @@ def test_another_process_writing_is_a_409(http: TestClient, served: Path, data: 
         proc.wait(10)
 
 
-# -- text queries ------------------------------------------------------------------------------
-def test_text_search_when_the_collection_has_an_encoder(served: Path, data: np.ndarray, monkeypatch) -> None:
-    calls = []
+# -- untrained collections ---------------------------------------------------------------------
+# the server drops its own copy of the warning (the response carries exact_reason); pytest resets that filter
+@pytest.mark.filterwarnings(r"ignore::lowdim.exceptions.UntrainedWarning:lowdim\.server\._app")
+def test_an_untrained_collection_says_its_searches_are_exact(h, tmp_path: Path) -> None:
+    X = h.small_data(50, 16)
+    h.make_untrained(tmp_path / "raw" / "fresh", X)
+    with TestClient(create_app(tmp_path / "raw", refresh_interval=0)) as http:
+        info = http.get("/collections/fresh").json()
+        with Collection.open(tmp_path / "raw" / "fresh", readonly=True) as col:
+            local_info = col.info()
+            with pytest.warns(UntrainedWarning):
+                local = col.search(X[:2], 3)
+        assert info["trained"] is False and info["search_mode"] == "exact"
+        assert info["untrained_reason"] == local_info["untrained_reason"] and "trains at 256" in info["untrained_reason"]
+        out = search(http, {"queries": X[:2].tolist(), "k": 3}, name="fresh").json()
+        assert out == local.to_dict() and out["exact_reason"] == local.exact_reason is not None
+        assert [c["search_mode"] for c in http.get("/collections").json()["collections"]] == ["exact"]
 
-    def search_text(self, text, k=10, *, filter=None):
-        calls.append((text, k, filter))
-        texts = [text] if isinstance(text, str) else text
-        return self.search(data[: len(texts)], k, filter=filter)
 
-    monkeypatch.setattr(Collection, "search_text", search_text)
-    # this vector collection stands in for one with an encoder (real ones: tests/store/test_store_text.py)
-    import lowdim.server._app as app_module
-    import lowdim.server._registry as registry_module
-
-    for module in (app_module, registry_module):
-        monkeypatch.setattr(module, "has_text_method", lambda col, method: hasattr(col, method))
-    with TestClient(create_app(served, refresh_interval=0)) as http:
-        assert http.get("/collections/demo").json()["text"] is True
-        r = search(http, {"text": ["a dog", "a cat"], "k": 2, "filter": {"even": True}})
-        assert r.status_code == 200 and r.json()["ids"][0][0] == 0
-        assert calls == [(["a dog", "a cat"], 2, {"even": True})]
-        r = search(http, {"text": "a dog", "k": 2, "rerank": 3})
-        assert r.status_code == 422 and error_of(r) == "text search does not take 'rerank'; leave it out"
-        r = search(http, {"text": 5})
-        assert r.status_code == 422 and "text must be a string" in error_of(r)
-        schema = http.get("/openapi.json").json()["components"]["schemas"]["SearchRequest"]
-        assert "text" in schema["properties"] and "oneOf" in schema
+def test_a_trained_collection_searches_its_codes(http: TestClient, data: np.ndarray) -> None:
+    info = http.get("/collections/demo").json()
+    assert info["trained"] is True and info["search_mode"] == "codes" and info["untrained_reason"] is None
+    assert info["codec_source"] == "auto" and info["codec_rows"] == 200
+    assert search(http, {"queries": data[:1].tolist()}).json()["exact_reason"] is None
 
 
 # -- metrics and schema ------------------------------------------------------------------------
@@ -465,6 +500,11 @@ def test_metrics_are_prometheus_text(http: TestClient, data: np.ndarray) -> None
 
 def test_openapi_describes_this_server(http: TestClient) -> None:
     schema = http.get("/openapi.json").json()
+    comps = schema["components"]["schemas"]
+    assert "exact_reason" in comps["SearchResponse"]["properties"]
+    assert {"trained", "search_mode", "untrained_reason"} <= set(comps["InfoResponse"]["required"])
+    values = comps["FilterValue"]["anyOf"]  # 64-bit integers, any finite non-integral number: the store's rule
+    assert {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1} in values
     search_op = schema["paths"]["/collections/{name}/search"]["post"]
     assert search_op["parameters"][0]["schema"]["enum"] == ["demo"]
     body = schema["components"]["schemas"]["SearchRequest"]

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from lowdim.exceptions import ConflictError, DimensionError, NotFoundError, ParameterError, ValidationError
+from lowdim.exceptions import (
+    ConflictError,
+    DimensionError,
+    LowdimError,
+    NotFoundError,
+    ParameterError,
+    UntrainedWarning,
+    ValidationError,
+)
 from lowdim.server import Client, RemoteCollection, ServerError, create_app
 from lowdim.store import Collection, CollectionResult, Records
 
@@ -141,35 +150,46 @@ def test_remote_collection_describes_itself(twins) -> None:
     assert isinstance(rec, Records) and rec.ids == [2, 3] and rec.vectors.dtype == np.float32
 
 
-def test_text_methods_pass_through_when_the_collection_has_an_encoder(served: Path, monkeypatch) -> None:
-    def embed(texts) -> np.ndarray:  # a stand-in encoder: seeded by the text, deterministic
-        return np.stack([np.random.default_rng(sum(map(ord, t))).standard_normal(16) for t in texts]).astype(np.float32)
+def text_workflow(coll) -> dict:
+    """The same text code against a local or a remote text collection."""
+    out = {}
+    out["added"] = coll.add_texts(["a loud trumpet", "a quiet flute"], ids=["trumpet", "flute"], metadata=[{"pos": "n"}, None])
+    out["upserted"] = coll.upsert_texts(("a violin played softly", "a red apple"), ["flute", "apple"], [{"pos": "n"}, None])
+    res = coll.search_text(["a violin", "a fruit"], k=3, with_metadata=True)
+    out["search"] = (res.ids.tolist(), res.scores.tolist(), res.metadata, res.exact_reason)
+    res = coll.search_text("moving quickly", 2, filter={"pos": "v"}, rerank=2)
+    out["search_filtered"] = (res.ids.tolist(), res.scores.tolist())
+    out["len"] = len(coll)
+    for bad in (lambda: coll.add_texts("one text"), lambda: coll.search_text([]), lambda: coll.upsert_texts(["a"], None)):
+        with pytest.raises(LowdimError) as err:
+            bad()
+        out.setdefault("errors", []).append((type(err.value).__name__, str(err.value)))
+    return out
 
-    def search_text(self, text, k=10, *, filter=None):
-        return self.search(embed([text] if isinstance(text, str) else text), k, filter=filter)
 
-    def add_texts(self, texts, ids=None, metadata=None):
-        return self.add(embed(texts), ids=ids, metadata=metadata)
+def test_text_methods_mirror_a_local_text_collection(copy_text, tmp_path: Path) -> None:
+    local_path = copy_text(tmp_path / "local")
+    served = copy_text(tmp_path / "served").parent
+    with TestClient(create_app(served, api_key=API_KEY, refresh_interval=0)) as http, Collection.open(local_path) as local:
+        remote = Client(http=http, api_key=API_KEY).collection("words")
+        assert remote.settings == local.settings and remote.is_trained is local.is_trained is True
+        assert text_workflow(remote) == text_workflow(local)
 
-    monkeypatch.setattr(Collection, "search_text", search_text)
-    monkeypatch.setattr(Collection, "add_texts", add_texts)
-    # this vector collection stands in for one with an encoder (real ones: tests/store/test_store_text.py)
-    import lowdim.server._app as app_module
-    import lowdim.server._registry as registry_module
 
-    for module in (app_module, registry_module):
-        monkeypatch.setattr(module, "has_text_method", lambda col, method: hasattr(col, method))
-    with TestClient(create_app(served, api_key=API_KEY, refresh_interval=0)) as http:
-        coll = Client(http=http, api_key=API_KEY).collection("demo")
-        assert coll.add_texts(["a dog", "a cat"], ids=["dog", "cat"], metadata=[{"pos": "n"}, None]) == ["dog", "cat"]
-        res = coll.search_text(["a dog", "a cat"], k=1)
-        assert isinstance(res, CollectionResult) and res.ids.tolist() == [["dog"], ["cat"]]
-        assert coll.search_text("a dog", k=3, filter={"pos": "n"}).ids[0, 0] == "dog"
-        schema = http.get("/openapi.json").json()["components"]["schemas"]["AddRequest"]
-        assert "texts" in schema["properties"] and "oneOf" in schema
-        # the collection has add_texts but no upsert_texts: the server says so, before taking the write lock
-        r = http.post(
-            "/collections/demo/upsert", json={"texts": ["x"], "ids": ["x"]}, headers={"Authorization": f"Bearer {API_KEY}"}
-        )
-        assert r.status_code == 400 and "collection 'demo' has no text encoder" in r.json()["error"]
-        assert len(coll) == 402
+def test_untrained_results_and_warning_mirror_a_local_collection(h, tmp_path: Path) -> None:
+    X = h.small_data(50, 16)
+    h.make_untrained(tmp_path / "raw" / "fresh", X)
+    with TestClient(create_app(tmp_path / "raw", refresh_interval=0)) as http:
+        remote = Client(http=http).collection("fresh")
+        with Collection.open(tmp_path / "raw" / "fresh", readonly=True) as local:
+            for coll in (local, remote):
+                assert coll.is_trained is False
+                with pytest.warns(UntrainedWarning, match=r"holds 50 vectors; spec int8\+rerank4 trains at 256") as told:
+                    first = coll.search(X[:2], 3)
+                # one warning, pointed at the caller as locally (the in-process server's own is recorded too, elsewhere)
+                assert len([w for w in told if w.filename == __file__]) == 1
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error")  # told once per object
+                    coll.search(X[:1], 3)
+            assert first.exact_reason == local.search(X[:2], 3).exact_reason is not None
+            assert remote.search(X[:2], 3).to_dict() == local.search(X[:2], 3).to_dict()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ..eval import pareto_front
 
@@ -19,7 +20,10 @@ def plot_tradeoff(results: Sequence, path: str | Path, *, k: int = 10, title: st
 
     path = Path(path)
     fig, ax = plt.subplots(figsize=(8, 5.5))
-    styles = {"lowdim": dict(marker="o", color="tab:blue"), "faiss": dict(marker="s", color="tab:orange", alpha=0.8)}
+    styles: dict[str, dict[str, Any]] = {
+        "lowdim": dict(marker="o", color="tab:blue"),
+        "faiss": dict(marker="s", color="tab:orange", alpha=0.8),
+    }
     for engine, style in styles.items():
         rows = [r for r in results if r.engine == engine]
         if not rows:

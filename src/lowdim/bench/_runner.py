@@ -234,7 +234,7 @@ def run_bench(
             ours = measure("lowdim", name, res.ids, pipe.code_size, disk, qb, qs, fit_s, enc, None)
             results.append(ours)
             bar.update(f"lowdim {name}: done", advance=1)
-            if not with_faiss:
+            if X32 is None:  # with_faiss=False
                 continue
             cand = faiss_equivalent(spec, d, metric, X32)
             if cand is None:

@@ -127,7 +127,7 @@ class ProductQuantizer(Quantizer):
         return self._pq.compute_codes(self._check_input(X))
 
     def decode(self, codes: Any) -> np.ndarray:
-        return self._pq.decode(self._check_codes(codes))  # type: ignore[call-arg,func-returns-value,return-value]  # SWIG's Python overload
+        return self._pq.decode(self._check_codes(codes))
 
     def make_scanner(self, metric: str) -> PQScanner:
         self._check_fitted()

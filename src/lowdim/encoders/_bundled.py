@@ -23,7 +23,7 @@ def bundled_texts() -> Path:
     >>> (bundled_texts() / "corpus.jsonl").is_file()
     True
     """
-    folder = resources.files("lowdim").joinpath("data", "wordnet10k")
+    folder = resources.files("lowdim") / "data" / "wordnet10k"
     if not isinstance(folder, Path):  # e.g. installed inside a zip file
         raise FileFormatError(f"the bundled sample is not on the file system ({folder}); install lowdim unzipped")
     if not (folder / "corpus.jsonl").is_file():

@@ -12,6 +12,7 @@ the partial folder is removed.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -44,6 +45,10 @@ _MUST_MATCH = (
     "dim",
     "chunk_size",
 )
+
+
+def _save_npy(fh: Any, *, vectors: np.ndarray) -> None:
+    np.save(fh, vectors, allow_pickle=False)
 
 
 def partial_dir(output: str | os.PathLike[str]) -> Path:
@@ -221,7 +226,7 @@ def embed_file(
         nonlocal done_rows
         for index, start, stop in todo:
             vectors = encoder._encode(texts[start:stop], on_batch=advance)
-            _write_atomic(_chunk_path(folder, index), lambda fh, v=vectors: np.save(fh, v, allow_pickle=False))
+            _write_atomic(_chunk_path(folder, index), functools.partial(_save_npy, vectors=vectors))
             done_rows += stop - start
             if on_chunk is not None:
                 on_chunk(done_rows, n)

@@ -335,7 +335,7 @@ class TextEncoder:
             try:  # sentence-transformers >= 6
                 from sentence_transformers.base.modules import Normalize, Transformer
             except ImportError:  # 3.x - 5.x
-                from sentence_transformers.models import Normalize, Transformer
+                from sentence_transformers.models import Normalize, Transformer  # type: ignore[no-redef]
         except ImportError as exc:
             raise NotFoundError(
                 f"TextEncoder needs torch and sentence-transformers ({exc}); install them with: pip install 'lowdim[text]'"
@@ -358,9 +358,9 @@ class TextEncoder:
                 f"the model in {path} is not a text model (its first module is {type(first).__name__} "
                 f"without a tokenizer); TextEncoder needs a sentence-transformers Transformer module"
             )
-        owner, attr, layer_list = _find_layer_list(first.auto_model) if self.layers is not None else (None, "", None)
-        total = len(layer_list) if layer_list is not None else (_config_layer_count(path) or 0)
+        total = _config_layer_count(path) or 0
         if self.layers is not None:
+            owner, attr, layer_list = _find_layer_list(first.auto_model)
             self._check_layers(len(layer_list), name)
             n = int(self.layers)
             if n < len(layer_list):
@@ -390,7 +390,7 @@ class TextEncoder:
                 for module in modules:
                     features = module(dict(features))
                 dim = features["sentence_embedding"].shape[-1]
-        max_len = st.max_seq_length or getattr(first.auto_model.config, "max_position_embeddings", 512)
+        max_len: Any = st.max_seq_length or getattr(first.auto_model.config, "max_position_embeddings", 512)
         self._loaded = _Loaded(st, modules, tokenizer, int(dim), int(total), int(max_len))
         self._loaded_key = key
         return self._loaded

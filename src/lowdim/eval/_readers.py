@@ -36,7 +36,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 SUPPORTED_EXTENSIONS = (".npy", ".fvecs", ".ivecs", ".bvecs", ".hdf5", ".h5", ".parquet")
 
 # TEXMEX formats: every record is an int32 dimension followed by `dim` components.
-_VECS_DTYPES = {".fvecs": np.dtype("<f4"), ".ivecs": np.dtype("<i4"), ".bvecs": np.dtype("u1")}
+_VECS_DTYPES: dict[str, np.dtype[Any]] = {".fvecs": np.dtype("<f4"), ".ivecs": np.dtype("<i4"), ".bvecs": np.dtype("u1")}
 
 
 class MissingDependencyError(LowdimError, ImportError):

@@ -1,20 +1,23 @@
 """``create_app``: the FastAPI application that serves lowdim collections over HTTP.
 
-A thin layer: each endpoint checks the server's caps, turns JSON into the arrays
+A thin layer: each endpoint checks the server's caps, turns JSON into the arguments
 the Python API takes, calls one :class:`~lowdim.store.Collection` method and turns
-its result back into JSON with the same field names.
+its result back into JSON with the same field names. Every check of a value (vectors,
+ids, metadata, filters, texts) is the Python API's, so a bad value gets the same
+one-line message over HTTP (422) as in Python.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-import inspect
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
+import warnings
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -24,11 +27,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import Response
 
 from .._version import __version__
-from ..exceptions import ParameterError, ValidationError
+from ..exceptions import ParameterError, UntrainedWarning, ValidationError
 from ..spec import parse_spec
-from ..store import Collection
+from ..store import Collection, check_filter, normalize_ids
 from ._errors import HTTPError, input_guard, install_error_handlers
-from ._limits import BodyLimitMiddleware, HostCheckMiddleware, Limits, check_filter, check_rows, json_matrix
+from ._limits import BodyLimitMiddleware, HostCheckMiddleware, Limits, check_filter_caps, check_rows, json_matrix
 from ._metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 from ._models import (
     AddRequest,
@@ -45,11 +48,16 @@ from ._models import (
     UpsertRequest,
 )
 from ._openapi import tailor_openapi
-from ._registry import Registry, ServedCollection, discover, has_text_method
+from ._registry import Registry, ServedCollection, discover
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("lowdim.server")
+
+# An untrained collection's searches say so in the response (exact_reason), and the Client warns its
+# caller; the server's own copy of the warning (one per snapshot, so after every write) is only noise.
+# The filter matches the warnings attributed to this module's calls (the store warns at its caller).
+warnings.filterwarnings("ignore", category=UntrainedWarning, module=r"lowdim\.server\._app")
 
 _ERR = {"model": ErrorResponse}
 _READ_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -72,55 +80,48 @@ def _json(obj: Any, status: int = 200) -> Response:
     return Response(body, status_code=status, media_type="application/json")
 
 
-def _ids(value: Any, limits: Limits, *, required: bool) -> list[Any] | None:
+def _ids(value: Any, limits: Limits) -> Any:
+    """JSON ids as the store takes them: a list (capped at max_batch), 7.0 read as 7 by the store's rule."""
     if value is None:
-        if required:
-            raise ValidationError("ids are required: a JSON array of strings or integers")
-        return None
+        return None  # the Python API says whether ids are needed
     if not isinstance(value, list):
         raise ValidationError(f"ids must be a JSON array of strings or integers; got {type(value).__name__}")
     check_rows(len(value), "ids", limits)
-    # JSON has one number type: 7.0 is the integer 7 (the store takes ints and strings only)
-    return [int(v) if type(v) is float and v.is_integer() and abs(v) < 2**63 else v for v in value]
+    return normalize_ids(value)
 
 
-def _text_method(col: Collection, method: str, name: str) -> Callable[..., Any]:
-    fn = getattr(col, method, None) if has_text_method(col, method) else None
-    if fn is None:
+def _text_rows(value: Any, what: str, served: ServedCollection, limits: Limits) -> int:
+    """How many texts a request sends (capped at max_batch); 400 if the collection takes no text.
+
+    Only the server's checks: the texts themselves are checked by the encoder, as in Python.
+    """
+    if not served.takes_text:
         raise HTTPError(
             400,
-            f"collection {name!r} has no text encoder, so it takes no text; send vectors of {col.dim} numbers instead",
+            f"collection {served.name!r} has no text encoder, so it takes no text; "
+            f"send vectors of {served.settings.dim} numbers instead",
             {"type": "ParameterError"},
         )
-    return fn
+    n = len(value) if isinstance(value, list) else 1
+    check_rows(n, what, limits)
+    return n
 
 
-def _call(fn: Callable[..., Any], args: tuple, required: dict[str, Any], optional: dict[str, Any], what: str) -> Any:
-    """``fn(*args, **required, **optional)`` where optional values that are unset (None/False) are left out.
-
-    Text methods come from the encoders part; a setting they do not take is refused
-    by name instead of being dropped silently.
-    """
-    kwargs = dict(required)
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
-        params = {}
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    for key, value in optional.items():
-        if value is None or value is False:
-            continue
-        if not takes_any and key not in params:
-            raise ParameterError(f"{what} does not take '{key}'; leave it out")
-        kwargs[key] = value
-    return fn(*args, **kwargs)
+def _no_model_with_text(model: str | None) -> None:
+    # the text methods take no model (the collection's encoder is the model): refused, never dropped silently
+    if model is not None:
+        raise ParameterError("'model' applies to vectors; texts are embedded by the collection's own encoder, so leave it out")
 
 
 def _info(served: ServedCollection, col: Collection) -> dict[str, Any]:
     info = col.info()
     info.pop("path", None)  # the server's file layout is nobody's business
+    encoder = info["settings"].get("encoder")
+    if isinstance(encoder, str) and Path(encoder).is_dir():
+        # a local model folder: its name says which model, its path says too much about the server
+        info["settings"] = {**info["settings"], "encoder": Path(encoder).name}
     info["name"] = served.name
-    info["text"] = has_text_method(col, "search_text")
+    info["text"] = served.takes_text
     return info
 
 
@@ -253,12 +254,12 @@ def create_app(
 
     elif allow_unauthenticated_writes:
 
-        def may_write() -> None:
+        def may_write() -> None:  # type: ignore[misc]  # a dependency without the key's parameter
             return None
 
     else:
 
-        def may_write() -> None:
+        def may_write() -> None:  # type: ignore[misc]
             raise HTTPError(
                 403,
                 "writes are disabled on this server: start it with --api-key (or LOWDIM_API_KEY), "
@@ -330,37 +331,30 @@ def create_app(
         """
         served = registry.get(name)
         limits.check_search(body.k, body.rerank, body.ef)
-        flt = check_filter(body.filter, limits)
+        check_filter_caps(body.filter, limits)  # the server's caps first: they bound the work of the store's check
+        flt = check_filter(body.filter)  # the store's grammar and values: the errors of Collection.search
         if (body.queries is None) == (body.text is None):
             raise ParameterError("send exactly one of 'queries' (vectors) and 'text'")
         s = served.settings
         factor = body.rerank if body.rerank is not None else (parse_spec(s.spec).rerank or 1)
-        with served.reading() as col, input_guard():
-            if body.text is not None:
-                fn = _text_method(col, "search_text", name)
-                text = body.text
-                if isinstance(text, list):
-                    if not text or not all(isinstance(t, str) for t in text):
-                        raise ValidationError("text must be a string or a non-empty JSON array of strings")
-                    check_rows(len(text), "texts", limits)
-                elif not isinstance(text, str):
-                    raise ValidationError(f"text must be a string or a JSON array of strings; got {type(text).__name__}")
-                limits.check_candidates(len(text) if isinstance(text, list) else 1, body.k, factor)
-                optional = {"rerank": body.rerank, "ef": body.ef, "model": body.model, "with_metadata": body.with_metadata}
-                res = _call(fn, (text,), {"k": body.k, "filter": flt}, optional, "text search")
-            else:
-                Q = json_matrix(body.queries, "queries", limits, n_features=s.dim, what=s.describe())
-                limits.check_candidates(len(Q), body.k, factor)
-                res = col.search(
-                    Q, body.k, filter=flt, rerank=body.rerank, ef=body.ef, model=body.model, with_metadata=body.with_metadata
-                )
+        options: dict[str, Any] = {"filter": flt, "rerank": body.rerank, "ef": body.ef, "with_metadata": body.with_metadata}
+        if body.text is not None:
+            limits.check_candidates(_text_rows(body.text, "texts", served, limits), body.k, factor)
+            _no_model_with_text(body.model)
+            with served.reading() as col, input_guard():
+                res = col.search_text(body.text, body.k, **options)
+        else:
+            Q = json_matrix(body.queries, "queries", limits, n_features=s.dim, what=s.describe())
+            limits.check_candidates(len(Q), body.k, factor)
+            with served.reading() as col, input_guard():
+                res = col.search(Q, body.k, model=body.model, **options)
         return _json(res.to_dict())
 
     @app.post("/collections/{name}/get", response_model=RecordsResponse, responses=_READ_ERRORS, tags=["collections"])
     def get(name: str, body: IdsRequest) -> Response:
         """``Collection.get(ids)``: stored vectors and metadata, in the order asked for."""
         served = registry.get(name)
-        ids = _ids(body.ids, limits, required=True)
+        ids = _ids(body.ids, limits)
         with served.reading() as col, input_guard():
             rec = col.get(ids)
         return _json({"ids": list(rec.ids), "vectors": rec.vectors.tolist(), "metadata": rec.metadata})
@@ -368,7 +362,7 @@ def create_app(
     # -- writing ----------------------------------------------------------------------------
     def _insert(name: str, body: AddRequest, op: str) -> Response:
         served = registry.get(name)
-        ids = _ids(body.ids, limits, required=op == "upsert")
+        ids = _ids(body.ids, limits)
         if body.metadata is not None and not isinstance(body.metadata, list):
             raise ValidationError(
                 f"metadata must be a JSON array of objects (one per vector); got {type(body.metadata).__name__}"
@@ -377,22 +371,22 @@ def create_app(
             raise ParameterError("send exactly one of 'vectors' and 'texts'")
         s = served.settings
         if body.texts is not None:
+            _text_rows(body.texts, "texts", served, limits)  # before taking the write lock
+            _no_model_with_text(body.model)
             texts = body.texts
-            if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
-                raise ValidationError("texts must be a non-empty JSON array of strings")
-            check_rows(len(texts), "texts", limits)
-            with served.reading() as col:
-                _text_method(col, f"{op}_texts", name)  # 400 before taking the write lock
 
             def run(w: Collection) -> Any:
-                fn = _text_method(w, f"{op}_texts", name)
-                return _call(fn, (texts,), {"ids": ids, "metadata": body.metadata}, {"model": body.model}, f"{op}_texts")
+                if op == "upsert":
+                    return w.upsert_texts(texts, ids, body.metadata)
+                return w.add_texts(texts, ids, body.metadata)
 
         else:
             X = json_matrix(body.vectors, "vectors", limits, n_features=s.dim, what=s.describe())
 
             def run(w: Collection) -> Any:
-                return getattr(w, op)(X, ids=ids, metadata=body.metadata, model=body.model)
+                if op == "upsert":
+                    return w.upsert(X, ids, body.metadata, model=body.model)
+                return w.add(X, ids, body.metadata, model=body.model)
 
         with input_guard():
             out = served.write(run)
@@ -418,7 +412,7 @@ def create_app(
     def delete(name: str, body: IdsRequest) -> Response:
         """``Collection.delete``: remove these ids (unknown ones are ignored); returns how many were deleted."""
         served = registry.get(name)
-        ids = _ids(body.ids, limits, required=True)
+        ids = _ids(body.ids, limits)
         with input_guard():
             n = served.write(lambda w: w.delete(ids))
         return _json({"deleted": int(n)})
@@ -428,7 +422,7 @@ def create_app(
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             served = list(registry.collections.values())
-            text = {m: all(s.has(m) for s in served) for m in ("search_text", "add_texts", "upsert_texts")}
+            text = all(s.takes_text for s in served)
             app.openapi_schema = tailor_openapi(
                 schema, names=registry.names, settings=[s.settings for s in served], text=text, limits=limits
             )

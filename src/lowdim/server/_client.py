@@ -6,15 +6,18 @@ Moving code between a local collection and a served one changes one line::
     coll = Client("http://127.0.0.1:8000").collection("wordnet")  # remote
 
 and ``coll.search(queries, k=10, filter=...)``, ``coll.add(vectors, ids=, metadata=)``,
-``coll.delete(ids)``, ``coll.get(ids)``, ``coll.info()`` and ``len(coll)`` return the
-same types (:class:`~lowdim.store.CollectionResult`, :class:`~lowdim.store.Records`)
-and raise the same error classes. Only httpx is imported, and only when a Client is made.
+``coll.upsert``, ``coll.delete(ids)``, ``coll.get(ids)``, the text methods (``search_text``,
+``add_texts``, ``upsert_texts``), ``coll.info()`` and ``len(coll)`` return the same types
+(:class:`~lowdim.store.CollectionResult` with its ``exact_reason``, :class:`~lowdim.store.Records`),
+raise the same error classes and warn the same :class:`~lowdim.exceptions.UntrainedWarning`.
+Only httpx is imported, and only when a Client is made.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
@@ -22,8 +25,9 @@ from urllib.parse import quote
 import numpy as np
 
 from .. import exceptions as _exc
-from ..exceptions import ConflictError, LowdimError, NotFoundError, ParameterError, ValidationError
-from ..store import CollectionResult, Records
+from ..encoders import check_texts
+from ..exceptions import ConflictError, LowdimError, NotFoundError, ParameterError, UntrainedWarning, ValidationError
+from ..store import CollectionResult, Records, Settings
 from ..validation import check_embeddings, check_positive_int
 
 __all__ = ["Client", "RemoteCollection", "ServerError"]
@@ -173,6 +177,7 @@ class RemoteCollection:
         self.name = name
         self._base = f"/collections/{quote(name, safe='')}"
         self._settings = self.info()
+        self._warned = False
 
     # -- description ------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
@@ -181,6 +186,16 @@ class RemoteCollection:
 
     def __len__(self) -> int:
         return int(self.info()["count"])
+
+    @property
+    def settings(self) -> Settings:
+        """The collection's :class:`~lowdim.store.Settings` (fixed at creation), as the server reports them."""
+        return Settings.from_dict(self._settings["settings"], f"collection {self.name!r} on {self._client.url}")
+
+    @property
+    def is_trained(self) -> bool:
+        """Whether the codec is fitted now (until then searches are exact scans; see ``info()["untrained_reason"]``)."""
+        return bool(self.info()["trained"])
 
     @property
     def dim(self) -> int:
@@ -232,15 +247,21 @@ class RemoteCollection:
         meta = None
         if all("metadata" in p for p in parts):
             meta = [r for p in parts for r in p["metadata"]]
-        return CollectionResult(ids, scores, meta)
+        reason = next((p["exact_reason"] for p in parts if p.get("exact_reason") is not None), None)
+        return CollectionResult(ids, scores, meta, reason)
 
     def _search(self, key: str, items: list[Any], k: int, extra: dict[str, Any]) -> CollectionResult:
         step = self._client.limits["max_batch"]
+        options = {a: b for a, b in extra.items() if b is not None and b is not False}  # unset: the server's default
         parts = [
-            self._client._request("POST", f"{self._base}/search", {key: items[i : i + step], "k": k, **extra})
+            self._client._request("POST", f"{self._base}/search", {key: items[i : i + step], "k": k, **options})
             for i in range(0, len(items), step)
         ]
-        return self._result(parts, k)
+        res = self._result(parts, k)
+        if res.exact_reason is not None and not self._warned:  # as Collection.search: told once per object
+            self._warned = True
+            warnings.warn(UntrainedWarning(f"collection {self.name!r} {res.exact_reason}"), stacklevel=3)
+        return res
 
     def search(
         self,
@@ -262,19 +283,30 @@ class RemoteCollection:
         Returns
         -------
         CollectionResult with ``ids`` (n_queries, k) object array (None where fewer than k
-        items match) and ``scores`` (n_queries, k) float32.
+        items match), ``scores`` (n_queries, k) float32 and ``exact_reason`` (set, with one
+        :class:`~lowdim.exceptions.UntrainedWarning` per object, while the codec is not trained).
         """
         Q = check_embeddings(queries, n_features=self.dim, name="queries", what=self._what)
-        extra = {"filter": filter, "rerank": rerank, "ef": ef, "model": model, "with_metadata": with_metadata or None}
-        return self._search("queries", Q.tolist(), k, {a: b for a, b in extra.items() if b is not None})
+        extra = {"filter": filter, "rerank": rerank, "ef": ef, "model": model, "with_metadata": with_metadata}
+        return self._search("queries", Q.tolist(), k, extra)
 
     def search_text(
-        self, text: str | Sequence[str], k: int = 10, *, filter: dict[str, Any] | None = None, **kwargs: Any
+        self,
+        text: str | Sequence[str],
+        k: int = 10,
+        *,
+        filter: dict[str, Any] | None = None,
+        rerank: int | None = None,
+        ef: int | None = None,
+        with_metadata: bool = False,
     ) -> CollectionResult:
-        """Search with text queries (collections with a text encoder); one row per text."""
-        texts = [text] if isinstance(text, str) else list(text)
-        extra = {"filter": filter, **kwargs}
-        return self._search("text", texts, k, {a: b for a, b in extra.items() if b is not None})
+        """:meth:`search` with query text(s) embedded by the collection's encoder on the server; one row per text.
+
+        See :meth:`lowdim.store.Collection.search_text`; texts are checked here as there.
+        """
+        texts = check_texts([text] if isinstance(text, str) else text, allow_empty=False)
+        extra = {"filter": filter, "rerank": rerank, "ef": ef, "with_metadata": with_metadata}
+        return self._search("text", texts, k, extra)
 
     def get(self, ids: Any) -> Records:
         """The stored vectors and metadata of these ids, in the order given."""
@@ -342,8 +374,21 @@ class RemoteCollection:
         *,
         batch_size: int | None = None,
     ) -> list[Any]:
-        """Embed and store ``texts`` (collections with a text encoder)."""
-        return self._write("add", "texts", list(texts), ids, metadata, None, batch_size)
+        """Embed ``texts`` with the collection's encoder (on the server) and :meth:`add` them; returns their ids."""
+        return self._write("add", "texts", check_texts(texts, allow_empty=False), ids, metadata, None, batch_size)
+
+    def upsert_texts(
+        self,
+        texts: Sequence[str],
+        ids: Sequence[Any],
+        metadata: Sequence[dict | None] | None = None,
+        *,
+        batch_size: int | None = None,
+    ) -> list[Any]:
+        """Embed ``texts`` with the collection's encoder (on the server) and :meth:`upsert` them under ``ids``."""
+        if ids is None:
+            raise ParameterError("upsert_texts needs ids: the ids of the items to insert or replace")
+        return self._write("upsert", "texts", check_texts(texts, allow_empty=False), ids, metadata, None, batch_size)
 
     def delete(self, ids: Any) -> int:
         """Delete these ids (unknown ones are ignored); return how many were deleted."""

@@ -22,16 +22,12 @@ __all__ = [
     "BodyLimitMiddleware",
     "HostCheckMiddleware",
     "json_matrix",
-    "check_filter",
+    "check_filter_caps",
     "check_rows",
     "LOOPBACK_HOSTS",
-    "FILTER_NUMBER_BOUND",
 ]
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-#: filter numbers must lie within ±this (a 64-bit integer's range, as SQLite stores them)
-FILTER_NUMBER_BOUND = 9.2e18
 
 #: the Host header names of a server bound to loopback
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
@@ -161,14 +157,20 @@ def json_matrix(
     return check_embeddings(arr.astype(np.float32), name=name, n_features=n_features, what=what)
 
 
-def check_filter(flt: Any, limits: Limits) -> dict[str, Any] | None:
-    """Refuse filters that are not objects or larger than ``max_filter_terms`` (the store checks the grammar)."""
-    if flt is None:
-        return None
-    if not isinstance(flt, dict):
-        raise ParameterError(
-            f"a filter must be a JSON object such as {{'pos': 'n', 'year': {{'$gte': 2020}}}}; got {type(flt).__name__}"
-        )
+def check_filter_caps(flt: Any, limits: Limits) -> None:
+    """Refuse filters nested more than 8 levels deep or with more than ``max_filter_terms`` conditions.
+
+    Only the server's caps: the grammar and the values are the store's to check
+    (:func:`lowdim.store.check_filter`, the same one-line errors as in Python). This runs
+    first, iteratively, so a huge or deeply nested filter costs nothing to refuse.
+
+    Examples
+    --------
+    >>> check_filter_caps({"$or": [{"i": j} for j in range(100)]}, Limits())
+    Traceback (most recent call last):
+    ...
+    lowdim.exceptions.ParameterError: filter has more than 64 conditions (max_filter_terms); use '$in' with a list of values instead of many alternatives
+    """
     terms = 0
     stack: list[tuple[Any, int]] = [(flt, 0)]
     while stack:  # iterative: a deeply nested filter cannot exhaust the Python stack
@@ -181,16 +183,11 @@ def check_filter(flt: Any, limits: Limits) -> dict[str, Any] | None:
                 stack.append((value, depth + 1))
         elif isinstance(node, list):
             stack.extend((v, depth + 1) for v in node)
-        elif isinstance(node, (int, float)) and not isinstance(node, bool) and not abs(node) <= FILTER_NUMBER_BOUND:
-            raise ParameterError(
-                f"filter value {node!r} is outside ±{FILTER_NUMBER_BOUND:g} (the 64-bit range metadata numbers are stored in)"
-            )
         if terms > limits.max_filter_terms:
             raise ParameterError(
                 f"filter has more than {limits.max_filter_terms} conditions (max_filter_terms); "
                 f"use '$in' with a list of values instead of many alternatives"
             )
-    return flt
 
 
 class BodyLimitMiddleware:

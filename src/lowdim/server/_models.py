@@ -8,9 +8,11 @@ lowdim's one-line message rather than a generic one.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+from ..validation import integral_number
 
 __all__ = [
     "SearchRequest",
@@ -33,7 +35,7 @@ _MATRIX = {
     "minItems": 1,
     "items": {"type": "array", "minItems": 1, "items": {"type": "number"}},
 }
-_IDS = {"type": "array", "items": {"anyOf": [{"type": "integer"}, {"type": "string"}]}}
+_IDS: dict[str, Any] = {"type": "array", "items": {"anyOf": [{"type": "integer"}, {"type": "string"}]}}
 _METADATA = {"type": "array", "items": {"anyOf": [{"type": "object"}, {"type": "null"}]}}
 _FILTER = {"type": "object", "additionalProperties": True}
 _TEXT = {"anyOf": [{"type": "string"}, {"type": "array", "minItems": 1, "items": {"type": "string"}}]}
@@ -43,13 +45,8 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
-def _integral(v: Any) -> Any:
-    # JSON has one number type: 10.0 is the integer 10 (strings and booleans stay refused)
-    return int(v) if type(v) is float and v.is_integer() else v
-
-
-#: an integer, written as 10 or 10.0 in JSON
-JSONInt = Annotated[StrictInt, BeforeValidator(_integral)]
+#: an integer, written as 10 or 10.0 in JSON (lowdim's one rule for that; strings and booleans stay refused)
+JSONInt = Annotated[StrictInt, BeforeValidator(integral_number)]
 
 
 class _Body(BaseModel):
@@ -58,8 +55,8 @@ class _Body(BaseModel):
 
 class SearchRequest(_Body):
     """``Collection.search(queries, k, filter=, rerank=, ef=, model=, with_metadata=)``, or
-    ``search_text(text, k, filter=)`` when the collection has a text encoder: send exactly one
-    of ``queries`` and ``text``."""
+    ``search_text(text, k, filter=, rerank=, ef=, with_metadata=)`` when the collection has a text
+    encoder: send exactly one of ``queries`` and ``text``."""
 
     queries: Any = Field(
         None,
@@ -81,12 +78,15 @@ class SearchRequest(_Body):
         None, description="Rescore rerank*k candidates with the full vectors; default the spec's +rerankN; 0 disables."
     )
     ef: JSONInt | None = Field(None, description="HNSW beam width (index='hnsw' only).")
-    model: StrictStr | None = Field(None, description="The embedding model of the queries; refused if not the collection's.")
+    model: StrictStr | None = Field(
+        None, description="The embedding model of the query vectors; refused if not the collection's (not with text)."
+    )
     with_metadata: StrictBool = Field(False, description="Also return each hit's metadata.")
 
 
 class AddRequest(_Body):
-    """``Collection.add(vectors, ids=, metadata=, model=)``, or ``add_texts(texts, ids=, metadata=)``."""
+    """``Collection.add(vectors, ids=, metadata=, model=)``, or ``add_texts(texts, ids=, metadata=)``: send exactly one
+    of ``vectors`` and ``texts``."""
 
     vectors: Any = Field(None, description="Vectors, shape (n, dim).", json_schema_extra=_nullable(_MATRIX))
     texts: Any = Field(
@@ -96,11 +96,11 @@ class AddRequest(_Body):
     )
     ids: Any = Field(None, description="n unique ids (ints or strings); default 0, 1, 2, ...", json_schema_extra=_nullable(_IDS))
     metadata: Any = Field(None, description="n JSON objects (or null), filterable.", json_schema_extra=_nullable(_METADATA))
-    model: StrictStr | None = Field(None, description="The embedding model of the vectors.")
+    model: StrictStr | None = Field(None, description="The embedding model of the vectors (not with texts).")
 
 
 class UpsertRequest(AddRequest):
-    """``Collection.upsert(vectors, ids, metadata=, model=)``: ids are required."""
+    """``Collection.upsert(vectors, ids, metadata=, model=)`` or ``upsert_texts(texts, ids, metadata=)``: ids are required."""
 
     ids: Any = Field(..., description="n unique ids; items that have one are replaced.", json_schema_extra=_IDS)
 
@@ -115,10 +115,15 @@ Id = StrictInt | StrictStr
 
 
 class SearchResponse(BaseModel):
-    """Fixed shape (n_queries, k), best first; ``null`` where fewer than k items match."""
+    """``CollectionResult.to_dict()``: fixed shape (n_queries, k), best first; ``null`` where fewer than k items match."""
 
     ids: list[list[Id | None]]
     scores: list[list[float | None]]
+    exact_reason: str | None = Field(
+        None,
+        description="Set when the search was an exact scan of the full vectors because the codec is not trained yet, "
+        "and says why (the collection's untrained_reason); null for searches over the codes.",
+    )
     metadata: list[list[dict[str, Any] | None]] | None = None
 
 
@@ -147,8 +152,14 @@ class InfoResponse(BaseModel):
     index: str
     count: int
     deleted: int
-    trained: bool
-    text: bool = Field(description="Whether the collection takes text queries.")
+    trained: bool = Field(description="Whether the codec is fitted; until then searches are exact scans.")
+    search_mode: Literal["exact", "codes", "graph"] = Field(
+        description="'exact' until trained (full vectors scanned), then 'codes' or 'graph' (HNSW)."
+    )
+    untrained_reason: str | None = Field(description="Why searches are exact scans (one sentence); null once trained.")
+    codec_source: str | None = Field(description="Where the codec came from ('auto', 'train', 'plan'); null until trained.")
+    codec_rows: int | None = Field(description="Vectors the codec was fitted on (null for a plan's codec or until trained).")
+    text: bool = Field(description="Whether the collection takes texts (it has a text encoder).")
 
 
 class CollectionsResponse(BaseModel):

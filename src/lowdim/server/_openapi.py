@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._limits import _FLOAT32_MAX, FILTER_NUMBER_BOUND, Limits
+from ._limits import _FLOAT32_MAX, Limits
 
 __all__ = ["tailor_openapi", "FILTER_SCHEMAS"]
 
@@ -19,14 +19,22 @@ _INT64 = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
 _ID = {"anyOf": [_INT64, {"type": "string"}]}
 _REF = "#/components/schemas/"
 
-#: the filter grammar of :mod:`lowdim.store._filters` as JSON Schema
+#: the filter grammar of :func:`lowdim.store.check_filter` as JSON Schema
 FILTER_SCHEMAS: dict[str, Any] = {
     "FilterValue": {
-        "description": "A string, a boolean or a number within ±9.2e18 (null cannot be filtered on).",
+        "description": (
+            "A string, a boolean, a 64-bit integer or a finite number (null cannot be filtered on). "
+            "Numbers compare by value: 1e19 is a valid bound, while an integer written without a fraction "
+            "or exponent must fit in 64 bits."
+        ),
         "anyOf": [
             {"type": "string"},
             {"type": "boolean"},
-            {"type": "number", "minimum": -FILTER_NUMBER_BOUND, "maximum": FILTER_NUMBER_BOUND},
+            _INT64,
+            # JSON Schema cannot tell 1e19 from 10000000000000000000 (the store takes the first, as a
+            # float, and refuses the second, as an integer beyond 64 bits): integral values beyond
+            # 64 bits are left out here, so whatever the schema accepts, the server does
+            {"type": "number", "not": {"type": "integer"}},
         ],
     },
     "FilterCondition": {
@@ -60,21 +68,20 @@ FILTER_SCHEMAS: dict[str, Any] = {
 
 
 def _one_of(a: str, b: str, a_schema: dict[str, Any], b_schema: dict[str, Any]) -> list[dict[str, Any]]:
-    """Exactly one of fields ``a`` and ``b`` is present and not null."""
+    """Exactly one of fields ``a`` and ``b`` (text) is present and not null; ``model`` goes with ``a`` only."""
     return [
         {"required": [a], "properties": {a: a_schema, b: {"type": "null"}}},
-        {"required": [b], "properties": {b: b_schema, a: {"type": "null"}}},
+        {"required": [b], "properties": {b: b_schema, a: {"type": "null"}, "model": {"type": "null"}}},
     ]
 
 
 def tailor_openapi(
-    schema: dict[str, Any], *, names: list[str], settings: list[Any], text: dict[str, bool], limits: Limits
+    schema: dict[str, Any], *, names: list[str], settings: list[Any], text: bool, limits: Limits
 ) -> dict[str, Any]:
     """Make ``schema`` (FastAPI's) describe the served collections; modifies and returns it.
 
     ``settings`` are the served collections' :class:`~lowdim.store.Settings`; ``text``
-    says which text methods (``search_text``, ``add_texts``, ``upsert_texts``) every
-    served collection has.
+    says whether every served collection has a text encoder (so takes ``text`` / ``texts``).
     """
     comps = schema.setdefault("components", {}).setdefault("schemas", {})
     comps.update(FILTER_SCHEMAS)
@@ -96,7 +103,7 @@ def tailor_openapi(
     ids = {"type": "array", "maxItems": limits.max_batch, "items": _ID}
     model: dict[str, Any] = {"anyOf": [{"type": "string"}, {"type": "null"}]}
     if len(models) == 1 and None not in models:
-        model = {"anyOf": [{"type": "string", "enum": sorted(models)}, {"type": "null"}]}  # type: ignore[arg-type]
+        model = {"anyOf": [{"type": "string", "enum": sorted(models)}, {"type": "null"}]}
 
     def nullable(s: dict[str, Any]) -> dict[str, Any]:
         return {"anyOf": [s, {"type": "null"}]}
@@ -118,7 +125,7 @@ def tailor_openapi(
             }
         else:
             props.pop("ef", None)  # ef applies to HNSW collections only
-        if text.get("search_text"):
+        if text:
             props["queries"] = {**nullable(matrix), "description": props["queries"].get("description", "")}
             props["text"] = {
                 **nullable({"anyOf": [{"type": "string"}, texts]}),
@@ -144,7 +151,7 @@ def tailor_openapi(
             **nullable({"type": "array", "maxItems": limits.max_batch, "items": nullable({"type": "object"})}),
             "description": props["metadata"].get("description", ""),
         }
-        if text.get(f"{op}_texts"):
+        if text:
             props["vectors"] = {**nullable(matrix), "description": props["vectors"].get("description", "")}
             props["texts"] = {**nullable(texts), "description": props["texts"].get("description", "")}
             body["oneOf"] = _one_of("vectors", "texts", matrix, texts)

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..exceptions import ConflictError, FileFormatError, NotFoundError, ParameterError
-from ..store import Collection
-from ..store._manifest import MANIFEST_NAME, read_manifest
+from ..store import MANIFEST_NAME, Collection, read_manifest
 
 __all__ = ["Registry", "ServedCollection", "discover", "NAME_PATTERN"]
 
@@ -30,7 +29,7 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 T = TypeVar("T")
 
 
-def discover(paths: Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
+def discover(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
     """``{name: folder}`` of the collections under ``paths``.
 
     Each path is a collection folder (it holds ``manifest.json``) or a folder whose
@@ -78,14 +77,6 @@ def discover(paths: Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
                 )
             found[name] = folder
     return found
-
-
-def has_text_method(col: Any, method: str) -> bool:
-    """A text method is usable only on a collection created with a text encoder."""
-    if not hasattr(col, method):
-        return False
-    settings = getattr(col, "settings", None)
-    return getattr(settings, "encoder", None) is not None
 
 
 class _Snapshot:
@@ -147,10 +138,10 @@ class ServedCollection:
             if done:
                 snap.col.close()
 
-    def has(self, method: str) -> bool:
-        """Whether this collection can serve ``method`` (e.g. ``search_text``: only with a text encoder)."""
-        pool = self._pool
-        return bool(pool) and has_text_method(pool[0].col, method)
+    @property
+    def takes_text(self) -> bool:
+        """Whether the collection has a text encoder (``search_text``, ``add_texts``, ``upsert_texts``)."""
+        return self.settings.encoder is not None
 
     @property
     def generation(self) -> int:

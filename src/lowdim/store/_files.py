@@ -93,7 +93,7 @@ def write_npy(root: Path, name: str, arr: np.ndarray) -> FileInfo:
     tmp = path.with_name(path.name + TMP_SUFFIX)
     header = _npy_header_bytes(arr)
     crc = zlib.crc32(header)
-    flat = memoryview(arr.reshape(-1).view(np.uint8)) if arr.size else memoryview(b"")
+    flat = arr.reshape(-1).view(np.uint8).data if arr.size else memoryview(b"")
     with open(tmp, "wb") as fh:
         fh.write(header)
         for start in range(0, len(flat), _CHUNK):
@@ -120,7 +120,7 @@ def write_npy_blocks(root: Path, name: str, shape: tuple[int, ...], dtype: Any, 
         for block in blocks:
             block = np.ascontiguousarray(block, dtype=dtype)
             rows += len(block)
-            data = memoryview(block.reshape(-1).view(np.uint8)) if block.size else memoryview(b"")
+            data = block.reshape(-1).view(np.uint8).data if block.size else memoryview(b"")
             fh.write(data)
             crc = zlib.crc32(data, crc)
         fh.flush()
@@ -210,7 +210,7 @@ def map_npy(root: Path, info: FileInfo, shape: tuple[int, ...], dtype: Any) -> t
     check_file(root, info, crc=False)
     path = root / info.name
     raw = np.memmap(path, dtype=np.uint8, mode="r")
-    got_shape, got_dtype, offset = npy_header(memoryview(raw[:4096]), root, info.name)
+    got_shape, got_dtype, offset = npy_header(np.ascontiguousarray(raw[:4096]).data, root, info.name)
     _check_layout(root, info.name, got_shape, got_dtype, shape, np.dtype(dtype))
     return raw, raw[offset:].view(dtype).reshape(shape)
 
@@ -219,7 +219,7 @@ def verify_mapped(root: Path, info: FileInfo, raw: np.ndarray) -> None:
     """Raise the one-line error of a corrupt file if the mapped bytes do not match the recorded CRC-32."""
     crc = 0
     for start in range(0, len(raw), _CHUNK):
-        crc = zlib.crc32(raw[start : start + _CHUNK], crc)
+        crc = zlib.crc32(np.ascontiguousarray(raw[start : start + _CHUNK]).data, crc)
     if crc != info.crc32:
         raise _damaged(root, info.name, "is corrupt (checksum mismatch)")
 
