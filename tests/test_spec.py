@@ -156,3 +156,20 @@ def test_stage_questions_go_to_the_registry():
     assert s.quantizer.bits_per_dim == 2 and s.transforms[0].bits_per_dim is None
     with pytest.raises(SpecError, match="'pca128' is not a quantizer"):
         s.transforms[0].code_size(384)
+
+
+@pytest.mark.parametrize(
+    "spec, rows, fit_rows, reason",
+    [
+        ("f16", 1, 1, "it learns nothing"),
+        ("int8+rerank4", 256, 1, "int8 learns its calibration from at least 256 vectors"),
+        ("pq96x4", 624, 16, "PQ needs 39 vectors per centroid"),
+        ("pca128/pq32x8", 9984, 256, "PQ needs 39 vectors per centroid"),
+        ("opq48/pq48x8", 9984, 256, "OPQ fits an 8-bit PQ: 39 vectors per centroid"),
+        ("pca300/int8", 300, 1, "PCA needs at least 300 vectors"),
+        ("itq/binary", 384, 1, "ITQ needs at least 384 vectors"),
+    ],
+)
+def test_training_minimum_and_its_reason_come_from_the_registry(spec, rows, fit_rows, reason):
+    s = parse_spec(spec)
+    assert (s.min_train_rows(384), s.min_fit_rows(384), s.min_train_reason(384)) == (rows, fit_rows, reason)

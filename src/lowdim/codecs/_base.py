@@ -219,6 +219,17 @@ class Codec(ABC):
         return MIN_TRAIN_ROWS
 
     @classmethod
+    def min_train_reason(cls, args: Args, d: int) -> str:
+        """Why the stage needs :meth:`min_train_rows` vectors, as a phrase for messages."""
+        n = cls.min_train_rows(args, d)
+        return "it learns nothing" if n <= 1 else f"{cls.keyword} learns its calibration from at least {n:,} vectors"
+
+    @classmethod
+    def min_fit_rows(cls, args: Args, d: int) -> int:
+        """Fewest training vectors with which a fit can run at all (a fit on fewer is an error)."""
+        return 1
+
+    @classmethod
     def from_args(cls, args: Args, *, metric: str = "ip", random_state: int = 0) -> Codec:
         """An unfitted codec for one parsed stage; ``metric`` is the pipeline's ("cosine", "ip" or "l2")."""
         raise NotImplementedError(f"{cls.__name__} declares no way to be built from a spec piece")

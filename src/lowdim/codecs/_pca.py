@@ -64,6 +64,10 @@ class PCA(Transform):
         return max(MIN_TRAIN_ROWS, args[0])
 
     @classmethod
+    def min_train_reason(cls, args: Args, d: int) -> str:
+        return f"PCA needs at least {cls.min_train_rows(args, d):,} vectors"
+
+    @classmethod
     def from_args(cls, args: Args, *, metric: str = "ip", random_state: int = 0) -> PCA:
         return cls(args[0], random_state=random_state)
 

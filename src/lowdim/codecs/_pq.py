@@ -82,6 +82,14 @@ class ProductQuantizer(Quantizer):
         return PQ_POINTS_PER_CENTROID * 2 ** args[1]
 
     @classmethod
+    def min_train_reason(cls, args: Args, d: int) -> str:
+        return f"PQ needs {PQ_POINTS_PER_CENTROID} vectors per centroid"
+
+    @classmethod
+    def min_fit_rows(cls, args: Args, d: int) -> int:
+        return 2 ** args[1]  # one training vector per centroid at least
+
+    @classmethod
     def from_args(cls, args: Args, *, metric: str = "ip", random_state: int = 0) -> ProductQuantizer:
         return cls(args[0], args[1], random_state=random_state)
 

@@ -64,6 +64,14 @@ class OPQ(Rotation):
         return PQ_POINTS_PER_CENTROID * 256  # the rotation is fitted with an 8-bit PQ
 
     @classmethod
+    def min_train_reason(cls, args: Args, d: int) -> str:
+        return f"OPQ fits an 8-bit PQ: {PQ_POINTS_PER_CENTROID} vectors per centroid"
+
+    @classmethod
+    def min_fit_rows(cls, args: Args, d: int) -> int:
+        return 256  # its 8-bit PQ: one training vector per centroid at least
+
+    @classmethod
     def from_args(cls, args: Args, *, metric: str = "ip", random_state: int = 0) -> OPQ:
         return cls(args[0], random_state=random_state)
 
@@ -120,6 +128,10 @@ class ITQ(Rotation):
     @classmethod
     def min_train_rows(cls, args: Args, d: int) -> int:
         return max(MIN_TRAIN_ROWS, d)
+
+    @classmethod
+    def min_train_reason(cls, args: Args, d: int) -> str:
+        return f"ITQ needs at least {cls.min_train_rows(args, d):,} vectors"
 
     @classmethod
     def from_args(cls, args: Args, *, metric: str = "ip", random_state: int = 0) -> ITQ:

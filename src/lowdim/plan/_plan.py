@@ -13,7 +13,9 @@ How a plan is made
    each rerank factor up to ``max_rerank``: recall@k with a bootstrap CI, RAM and disk
    bytes, single-thread batch QPS. Once a candidate meets the target at B bytes, every
    larger candidate is skipped unmeasured (:class:`~lowdim.plan.Frontier`); OPQ is
-   tried, at most twice, where plain PQ of the same bytes just missed.
+   tried, at most twice, where plain PQ of the same bytes just missed, and only while
+   no candidate of those bytes meets the target (OPQ is for fewer bytes, and its
+   training takes tens of seconds).
 5. **Recommendation.** The fewest RAM bytes per vector among the points whose recall CI
    lies at or above the target (and whose QPS reaches ``min_qps``); ties go to the
    higher QPS (within 10%, timing noise: to fewer disk reads, then higher recall).
@@ -323,6 +325,14 @@ def plan(
             if not frontier.should_measure(cand.ram_bytes):
                 skipped.append(
                     (cand.spec, f"{cand.ram_bytes} B/vector > {frontier.best_bytes:g} B/vector of a candidate meeting the target")
+                )
+                bar.update(advance=1)
+                continue
+            if cand.family == "opq" and cand.ram_bytes >= frontier.best_bytes:
+                # OPQ is tried to reach the target in fewer bytes; at the bytes already met it could only
+                # win the tie-break, which is not worth its tens of seconds of training
+                skipped.append(
+                    (cand.spec, f"OPQ at {cand.ram_bytes} B/vector: a candidate of these bytes already meets the target")
                 )
                 bar.update(advance=1)
                 continue

@@ -27,7 +27,8 @@ from collections.abc import Callable
 import faiss
 import numpy as np
 
-from ._topk import merge_topk, pad_value, topk
+from ._exact import exact_knn
+from ._topk import pad_value
 
 __all__ = [
     "Scanner",
@@ -213,11 +214,7 @@ class PQScanner(Scanner):
         return D, I
 
     def _exact(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        dec = self._pq_index().sa_decode(self.codes)
-        S = q @ dec.T
-        if self.metric == "l2":
-            S = (q * q).sum(1)[:, None] - 2 * S + (dec * dec).sum(1)[None, :]
-        return topk(S, k, largest=self.largest)
+        return exact_knn(DecodedRows(self.codes, self._pq_index().sa_decode), q, k, metric=self.metric)
 
     def spawn(self):
         return PQScanner(self.metric, self.code_size, self.centroids, self.nbits, prepare=self.prepare, offset=self.offset)
@@ -289,8 +286,29 @@ class HammingScanner(_IndexOwnedCodes):
         return HammingScanner(self.metric, self.code_size, self.binarize)
 
 
+class DecodedRows:
+    """``(n, d)`` float32 rows decoded from codes a block at a time, read like an array by :func:`exact_knn`.
+
+    Only slices are supported (``rows[a:b]``): exact_knn reads its corpus in row blocks.
+    """
+
+    def __init__(self, codes: np.ndarray, decode: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.codes = codes
+        self.decode = decode
+        width = decode(codes[:1]).shape[1] if len(codes) else 0
+        self.shape = (len(codes), width)
+        self.ndim = 2
+        self.dtype = np.dtype(np.float32)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        return self.decode(self.codes[rows])
+
+
 class DecodeScanner(Scanner):
-    """Exact asymmetric scores by decoding blocks of codes and one BLAS product per block."""
+    """Exact asymmetric scores by decoding blocks of codes and scoring them as :func:`exact_knn` does."""
 
     def __init__(self, metric: str, code_size: int, decode: Callable[[np.ndarray], np.ndarray], *, block: int = 16384) -> None:
         super().__init__(metric, code_size)
@@ -298,18 +316,7 @@ class DecodeScanner(Scanner):
         self.block = block
 
     def _search(self, queries, k):
-        codes = self.codes
-        q = np.ascontiguousarray(queries, dtype=np.float32)
-        best = (np.full((len(q), k), pad_value(self.largest), np.float32), np.full((len(q), k), -1, np.int64))
-        qn = (q * q).sum(1)[:, None] if self.metric == "l2" else None
-        for start in range(0, len(codes), self.block):
-            X = self.decode(codes[start : start + self.block])
-            S = q @ X.T
-            if self.metric == "l2":
-                S = qn - 2 * S + (X * X).sum(1)[None, :]
-            ids = np.arange(start, start + len(X), dtype=np.int64)
-            best = merge_topk(best, topk(S, k, largest=self.largest, ids=ids), k, largest=self.largest)
-        return best
+        return exact_knn(DecodedRows(self.codes, self.decode), queries, k, metric=self.metric, block_size=self.block)
 
     def spawn(self):
         return DecodeScanner(self.metric, self.code_size, self.decode, block=self.block)

@@ -77,6 +77,14 @@ class StageSpec:
         """Fewest training vectors this stage needs on ``d``-dimensional input (see :meth:`Spec.min_train_rows`)."""
         return self.codec.min_train_rows(self.args, d)
 
+    def min_train_reason(self, d: int) -> str:
+        """Why this stage needs :meth:`min_train_rows` vectors, as a phrase ("PQ needs 39 vectors per centroid")."""
+        return self.codec.min_train_reason(self.args, d)
+
+    def min_fit_rows(self, d: int) -> int:
+        """Fewest training vectors with which this stage can be fitted at all."""
+        return self.codec.min_fit_rows(self.args, d)
+
     def check(self, d: int, whole: str) -> None:
         """Raise a :class:`ParameterError` if this stage cannot take input width ``d``."""
         self.codec.check_width(self.args, d, whole)
@@ -163,11 +171,28 @@ class Spec:
         >>> parse_spec("int8+rerank4").min_train_rows(384), parse_spec("pca128/pq32x8").min_train_rows(384)
         (256, 9984)
         """
-        need = 1
+        return max(stage.min_train_rows(width) for stage, width in self._stages(d))
+
+    def min_train_reason(self, d: int) -> str:
+        """Why :meth:`min_train_rows` is what it is: the reason of the stage that needs the most.
+
+        >>> parse_spec("pca128/pq32x8").min_train_reason(384)
+        'PQ needs 39 vectors per centroid'
+        """
+        stage, width = max(self._stages(d), key=lambda sw: sw[0].min_train_rows(sw[1]))
+        return stage.min_train_reason(width)
+
+    def min_fit_rows(self, d: int) -> int:
+        """Fewest training vectors with which every stage can be fitted at all (PQ: one per centroid)."""
+        return max(stage.min_fit_rows(width) for stage, width in self._stages(d))
+
+    def _stages(self, d: int) -> list[tuple[StageSpec, int]]:
+        """Every stage with the width of its input, transforms first."""
+        out = []
         for t in self.transforms:
-            need = max(need, t.min_train_rows(d))
+            out.append((t, d))
             d = t.output_dim(d)
-        return max(need, self.quantizer.min_train_rows(d))
+        return out + [(self.quantizer, d)]
 
     def bytes_per_vector(self, d: int) -> int:
         """RAM bytes of one code for ``d``-dimensional input (pure arithmetic)."""

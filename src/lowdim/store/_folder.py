@@ -90,11 +90,11 @@ def resolve_settings(
     if dim is None:
         raise ParameterError("Collection.create needs dim= (the vector width), encoder= for a text collection, or plan=")
     settings = Settings.with_defaults(dim=dim, spec=spec, metric=metric, model=model, encoder=encoder, **rest).validated()
-    q = parse_spec(settings.spec).quantizer
-    if q.keyword == "pq" and settings.train_size < 2 ** q.args[1]:
+    least = parse_spec(settings.spec).min_fit_rows(settings.dim)
+    if settings.train_size < least:
         raise ParameterError(
-            f"The 'train_size' parameter of Collection must be >= {2 ** q.args[1]} for spec '{settings.spec}' "
-            f"(one training vector per PQ centroid at least). Got {settings.train_size}."
+            f"The 'train_size' parameter of Collection must be >= {least} for spec '{settings.spec}' "
+            f"(a fit on fewer vectors cannot run). Got {settings.train_size}."
         )
     if codec is not None:
         got = (codec.to_spec(), codec.metric, getattr(codec, "n_features_in_", None))

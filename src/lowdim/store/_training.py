@@ -58,27 +58,9 @@ def should_fit(settings: Settings, n_rows: int, codec: CodecRecord | None) -> bo
     )
 
 
-def _why(settings: Settings) -> str:
-    """Which stage of the spec sets its minimum, and why (a phrase)."""
-    spec = parse_spec(settings.spec)
-    need = spec.min_train_rows(settings.dim)
-    d = settings.dim
-    stage = spec.quantizer
-    for t in spec.transforms:
-        if t.min_train_rows(d) == need:
-            stage = t
-            break
-        d = t.output_dim(d)
-    k = stage.keyword
-    if need <= 1:
-        return "it learns nothing, so any vector will do"
-    if k == "pq":
-        return f"PQ needs {need // 2 ** stage.args[1]} vectors per centroid"
-    if k == "opq":
-        return f"OPQ fits an 8-bit PQ: {need // 256} vectors per centroid"
-    if k in ("pca", "itq"):
-        return f"{k.upper()} needs at least {need:,} vectors"
-    return f"{k} learns its calibration from at least {need:,} vectors"
+def _reason(settings: Settings) -> str:
+    """Why the spec needs its minimum (the codec registry's phrase)."""
+    return parse_spec(settings.spec).min_train_reason(settings.dim)
 
 
 def untrained_reason(settings: Settings, n_rows: int) -> str:
@@ -89,9 +71,9 @@ def untrained_reason(settings: Settings, n_rows: int) -> str:
     if n_rows >= at:  # an interrupted fit, or a reader's snapshot older than the fit
         return f"{held} but its codec is not fitted yet (call train()) — searches scan the full vectors exactly until then"
     if at < need:
-        why = f"its train_size; {_why(settings)}, so a larger train_size fits a better codec"
+        why = f"its train_size; {_reason(settings)}, so a larger train_size fits a better codec"
     else:
-        why = _why(settings)
+        why = _reason(settings)
     return f"{held}; spec {settings.spec} trains at {at:,} ({why}) — searches scan the full vectors exactly until then"
 
 
