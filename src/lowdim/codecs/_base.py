@@ -34,6 +34,7 @@ from ..validation import check_embeddings
 __all__ = [
     "Codec",
     "Transform",
+    "Reduction",
     "Quantizer",
     "FaissEquivalent",
     "FORMAT_VERSION",
@@ -340,6 +341,18 @@ class Transform(Codec):
     def set_state(self, state: dict[str, np.ndarray]) -> None:
         self.n_features_out_ = int(state["n_features_out_"])
         super().set_state(state)
+
+
+class Reduction(Transform):
+    """A transform to ``args[0]`` of its ``d`` input dimensions (PCA, MRL): at most ``d``."""
+
+    @classmethod
+    def output_dim_for(cls, args: Args, d: int) -> int:
+        return args[0]
+
+    @classmethod
+    def check_width(cls, args: Args, d: int, whole: str | None = None) -> None:
+        width_at_most(cls.keyword, args[0], d, whole)
 
 
 class Quantizer(Codec):

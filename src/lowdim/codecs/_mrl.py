@@ -8,12 +8,12 @@ import numpy as np
 
 from ..arrays import normalize_rows
 from ..validation import check_embeddings, check_positive_int
-from ._base import Args, FaissEquivalent, Transform, width_at_most
+from ._base import Args, FaissEquivalent, Reduction
 
 __all__ = ["Matryoshka"]
 
 
-class Matryoshka(Transform):
+class Matryoshka(Reduction):
     """Keep the first ``n_components`` dimensions (for models trained with Matryoshka loss).
 
     With ``normalize=True`` (the default, set to False by pipelines under the L2
@@ -38,14 +38,6 @@ class Matryoshka(Transform):
     def __init__(self, n_components: int, *, normalize: bool = True) -> None:
         self.n_components = n_components
         self.normalize = normalize
-
-    @classmethod
-    def output_dim_for(cls, args: Args, d: int) -> int:
-        return args[0]
-
-    @classmethod
-    def check_width(cls, args: Args, d: int, whole: str | None = None) -> None:
-        width_at_most(cls.keyword, args[0], d, whole)
 
     @classmethod
     def min_train_rows(cls, args: Args, d: int) -> int:

@@ -9,12 +9,12 @@ import numpy as np
 from ..arrays import sample_rows
 from ..exceptions import ParameterError
 from ..validation import check_embeddings, check_positive_int
-from ._base import MIN_TRAIN_ROWS, Args, FaissEquivalent, Transform, width_at_most
+from ._base import MIN_TRAIN_ROWS, Args, FaissEquivalent, Reduction
 
 __all__ = ["PCA"]
 
 
-class PCA(Transform):
+class PCA(Reduction):
     """Principal component projection to ``n_components`` dimensions.
 
     The directions are fitted on centred data (scikit-learn's PCA; randomized SVD for
@@ -50,14 +50,6 @@ class PCA(Transform):
         self.n_components = n_components
         self.max_train = max_train
         self.random_state = random_state
-
-    @classmethod
-    def output_dim_for(cls, args: Args, d: int) -> int:
-        return args[0]
-
-    @classmethod
-    def check_width(cls, args: Args, d: int, whole: str | None = None) -> None:
-        width_at_most(cls.keyword, args[0], d, whole)
 
     @classmethod
     def min_train_rows(cls, args: Args, d: int) -> int:

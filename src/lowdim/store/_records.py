@@ -126,6 +126,11 @@ class RecordFiles:
         return len(self.texts) if self.texts is not None else len(self.vectors)  # type: ignore[arg-type]
 
 
+def _same_count(path: Path, got: int, unit: str, source: Path, n: int, what: str, expected: str) -> None:
+    if got != n:
+        raise ValidationError(f"{path.name} has {got} {unit}, but {source.name} holds {n} {what}; expected {expected}")
+
+
 def read_records(
     vectors: str | os.PathLike[str] | None = None,
     *,
@@ -194,18 +199,12 @@ def read_records(
     if metadata is not None:
         mpath = Path(metadata)
         meta = _read_metadata(mpath)
-        if len(meta) != n:
-            raise ValidationError(
-                f"{mpath.name} has {len(meta)} line(s), but {source.name} holds {n} {what}; expected one JSON object per vector"
-            )
+        _same_count(mpath, len(meta), "line(s)", source, n, what, "one JSON object per vector")
     id_list: list[IdLike] | None = None
     if ids is not None:
         ipath = Path(ids)
         id_list = read_ids(ipath)
-        if len(id_list) != n:
-            raise ValidationError(
-                f"{ipath.name} has {len(id_list)} id(s), but {source.name} holds {n} {what}; expected one id per vector"
-            )
+        _same_count(ipath, len(id_list), "id(s)", source, n, what, "one id per vector")
     elif id_field is not None:
         raw = []
         for i, m in enumerate(meta or []):
