@@ -31,7 +31,8 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"search", "spec", "eval", "encoders"},
     "plan": {"codecs", "spec", "search", "eval", "diagnose"},
     "bench": {"codecs", "spec", "search", "eval"},
-    "server": {"store", "spec", "encoders"},
+    "server": {"store", "spec", "encoders", "private"},
+    "private": set(),
 }
 SHARED = {"arrays", "validation", "exceptions", "_progress", "_version", "_npyheader"}
 

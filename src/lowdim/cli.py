@@ -40,6 +40,7 @@ _COMMAND_MODULES = (
     "lowdim.store._cli",
     "lowdim.encoders._cli",
     "lowdim.server._cli",
+    "lowdim.private._cli",
 )
 
 for _name in _COMMAND_MODULES:

@@ -49,6 +49,7 @@ from ._models import (
 )
 from ._openapi import tailor_openapi
 from ._registry import Registry, ServedCollection, discover
+from ._summaries import add_summary_routes, load_summaries, tailor_summaries
 
 __all__ = ["create_app"]
 
@@ -141,6 +142,7 @@ def create_app(
     refresh_interval: float = 2.0,
     close_timeout: float = 30.0,
     allowed_hosts: Sequence[str] | None = None,
+    summaries: dict[str, str | os.PathLike[str]] | None = None,
 ) -> FastAPI:
     """The HTTP service for the collections under ``paths``.
 
@@ -167,6 +169,9 @@ def create_app(
     allowed_hosts : sequence of str, optional
         Host header names to answer (others get 400); :func:`~lowdim.server.serve` sets the
         loopback names when it binds to loopback, against DNS rebinding. None: any.
+    summaries : dict, optional
+        ``{name: path}`` of released private summaries (:class:`~lowdim.private.PrivateSummary` files)
+        to serve read-only under ``/summaries/{name}`` (see ``_summaries``); ``paths`` may then be empty.
 
     Returns
     -------
@@ -190,7 +195,8 @@ def create_app(
     limits = Limits(max_body_bytes, max_batch, max_k, max_rerank, max_ef, max_filter_terms, max_candidates).validated()
     if isinstance(readers, bool) or not isinstance(readers, int) or not 1 <= readers <= 64:
         raise ParameterError(f"The 'readers' parameter of create_app must be an integer in [1, 64]. Got {readers!r}.")
-    registry = Registry(discover(paths), readers=readers)
+    served_summaries = load_summaries(summaries)
+    registry = Registry(discover(paths) if paths or not served_summaries else {}, readers=readers)
     metrics = Metrics()
     writes_mode = "api_key" if api_key is not None else ("open" if allow_unauthenticated_writes else "disabled")
 
@@ -281,6 +287,7 @@ def create_app(
                 "collections": registry.names,
                 "writes": writes_mode,
                 "limits": limits.to_dict(),
+                **({"summaries": list(served_summaries)} if served_summaries else {}),
             }
         )
 
@@ -417,6 +424,9 @@ def create_app(
             n = served.write(lambda w: w.delete(ids))
         return _json({"deleted": int(n)})
 
+    if served_summaries:
+        add_summary_routes(app, served_summaries, limits, _json)
+
     # the schema names the served collections and their dims, models and caps
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -426,6 +436,8 @@ def create_app(
             app.openapi_schema = tailor_openapi(
                 schema, names=registry.names, settings=[s.settings for s in served], text=text, limits=limits
             )
+            if served_summaries:
+                tailor_summaries(app.openapi_schema, served_summaries, limits)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

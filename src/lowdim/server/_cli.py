@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
         paths: list[Path] = typer.Argument(
-            ...,
+            None,
             help="Collection folders, or folders whose sub-folders are collections (served under their folder names).",
             show_default=False,
         ),
@@ -42,15 +42,22 @@ def register(app: typer.Typer) -> None:
         graceful_timeout: int = typer.Option(30, "--graceful-timeout", help="Seconds to let requests finish on SIGTERM."),
         log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
         access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log every request."),
+        summary: list[str] = typer.Option(
+            None,
+            "--summary",
+            help="Serve a released private summary read-only: NAME=summary.npz (repeatable).",
+            show_default=False,
+        ),
     ) -> None:
         """Serve collections over HTTP (search, writes, /metrics, /docs); loopback only unless --host says otherwise."""
         from rich.console import Console
 
         from ._serve import serve as run
+        from ._summaries import parse_summary_options
 
         err = Console(stderr=True)
         run(
-            paths,
+            paths or [],
             host=host,
             port=port,
             api_key=api_key,
@@ -63,4 +70,5 @@ def register(app: typer.Typer) -> None:
             log_level=log_level,
             access_log=access_log,
             warn=lambda m: err.print(f"[bold red]WARNING:[/] {m}", highlight=False, soft_wrap=True),
+            summaries=dict(parse_summary_options(summary or [])) or None,
         )

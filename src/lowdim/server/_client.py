@@ -148,6 +148,12 @@ class Client:
         """The served collection ``name`` (raises :class:`NotFoundError` if the server has none by that name)."""
         return RemoteCollection(self, name)
 
+    def summary(self, name: str) -> Any:
+        """The served private summary ``name``: a :class:`~lowdim.server._summary_client.RemoteSummary` with ``query`` and ``info``."""
+        from ._summary_client import RemoteSummary  # lazily: lowdim.private loads only when summaries are used
+
+        return RemoteSummary(self, name)
+
     def close(self) -> None:
         if self._owns:
             self._http.close()

@@ -72,6 +72,7 @@ def serve(
     log_level: str = "info",
     access_log: bool = True,
     warn: Callable[[str], None] | None = None,
+    summaries: dict[str, str | os.PathLike[str]] | None = None,
 ) -> None:
     """Serve the collections under ``paths`` until SIGTERM / Ctrl-C; see :func:`lowdim.server.create_app`."""
     import uvicorn
@@ -92,6 +93,7 @@ def serve(
         close_timeout=float(graceful_timeout),
         # on loopback, answer loopback names only (a DNS-rebinding page cannot reach the server)
         allowed_hosts=[*LOOPBACK_HOSTS, host if ":" not in host else f"[{host.strip('[]')}]"] if is_loopback(host) else None,
+        summaries=summaries,
     )
     for line in exposure_warnings(host, api_key=api_key, allow_unauthenticated_writes=allow_unauthenticated_writes):
         (warn or (lambda m: print(f"WARNING: {m}", file=sys.stderr)))(line)
@@ -102,7 +104,7 @@ def serve(
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
-    names = ", ".join(app.state.registry.names)
+    names = ", ".join(app.state.registry.names + [f"summary {n}" for n in summaries or {}])
     writes = "need the API key" if api_key else ("are open to anyone" if allow_unauthenticated_writes else "are disabled")
     logger.info("lowdim: serving %s on http://%s:%d (writes %s)", names, host, port, writes)
     config = uvicorn.Config(
