@@ -161,7 +161,7 @@ def test_faiss_pieces_of_both_uses():
     """The benchmark runs the plain piece, the export deploys the fast-scan one where there is one."""
     cases = {
         "int8": ("SQ8", None),
-        "pq48": ("PQ48", None),
+        "pq48": ("PQ48", "PQ48np"),
         "pq96x4": ("PQ96x4", "PQ96x4fs"),
         "rabitq2": ("RaBitQ2", None),
         "rabitq": ("RaBitQ", None),

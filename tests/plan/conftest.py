@@ -23,5 +23,21 @@ def lowrank_plan(lowrank):
 
 
 @pytest.fixture(scope="session")
+def harder(make_data):
+    """(corpus (3000, 64), queries (300, 64)) of intrinsic dimension 24: ladders are bisected, not met at their foot."""
+    X = make_data(3300, 64, 24, seed=4)
+    return X[:3000], X[3000:]
+
+
+@pytest.fixture(scope="session")
+def harder_plan(harder):
+    """A plan of ``harder`` with given queries (target 0.9, rerank <= 2, <= 48 B): its step below is measured."""
+    from lowdim.plan import plan
+
+    X, Q = harder
+    return plan(X, queries=Q, target_recall=0.9, max_rerank=2, max_bytes=48, seed=0)
+
+
+@pytest.fixture(scope="session")
 def rng():
     return np.random.default_rng(0)

@@ -29,9 +29,38 @@ def test_plan_prints_front_and_recommendation(npy, tmp_path):
     assert result.exit_code == 0, result.output
     for text in ("Pareto front", "recommended:", "held out: 300 corpus rows", "B/vector in RAM", "lowdim create PATH --plan"):
         assert text in result.output
+    out = " ".join(result.output.split())  # lines wrap at the console width
+    assert "choose / confirm" in out and "acceptance: mean recall@10 >= 0.9 on 150 choosing queries" in out
     d = json.loads(out_json.read_text())
     assert d["recommended"]["spec"] in result.output and d["max_rerank"] == 4
+    assert f"the recommendation's margin: {d['margin']:.4f}" in out and "- margin" in out
+    below = d["recommended_below"]
+    assert "step below:" in out and (below is None or below["spec"] in out)
     assert out_png.read_bytes()[:4] == b"\x89PNG"
+    # FAISS's frontier, measured in the same run: its smallest configuration reaching the target and the ratio
+    assert "FAISS, same data and queries:" in out and f"lowdim / FAISS bytes: {d['ratio']:.2f}" in out
+    assert d["faiss_best"]["name"] in out
+
+
+def test_plan_without_faiss(npy):
+    result = runner.invoke(app, ["plan", str(npy), "-t", "0.8", "--max-rerank", "2", "--max-bytes", "8", "--no-faiss"])
+    assert result.exit_code == 0, result.output
+    assert "FAISS" not in result.output
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["faiss", "qdrant"])
+def test_plan_verify_builds_the_export_in_the_engine(npy, tmp_path, engine):
+    out_json = tmp_path / "plan.json"
+    argv = ["plan", str(npy), "-t", "0.9", "--max-rerank", "4", "--max-bytes", "16", "--export", engine, "--verify"]
+    result = runner.invoke(app, [*argv, "--json", str(out_json)])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert f"verified on {engine}:" in out and "recall@10" in out
+    v = json.loads(out_json.read_text())["verified"]
+    assert v["engine"] == engine and v["spec"] == json.loads(out_json.read_text())["recommended"]["spec"]
+    assert v["target"] == 0.9 and v["n_queries"] == 300 and v["target_met"] == (v["recall"] >= 0.9)
 
 
 @pytest.mark.parametrize(
@@ -56,6 +85,15 @@ def test_plan_with_query_and_gt_files(npy, tmp_path):
     assert "queries: 100, given (q.npy)" in result.output
 
 
+def test_plan_shows_the_failing_step_below(tmp_path, make_data):
+    path = tmp_path / "harder.npy"
+    np.save(path, make_data(3000, 64, 24, seed=4))
+    result = runner.invoke(app, ["plan", str(path), "-t", "0.9", "--max-rerank", "2", "--max-bytes", "48"])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "step below:" in out and "misses the target" in out and "no: step below" in out
+
+
 def test_plan_on_a_sample(npy):
     result = runner.invoke(app, ["plan", str(npy), "-t", "0.8", "--max-rerank", "2", "--max-bytes", "8", "--sample", "2000"])
     assert result.exit_code == 0, result.output
@@ -77,7 +115,7 @@ def _run_main(argv, capsys):
     return exc.value.code, err
 
 
-@pytest.mark.parametrize("case", ["target", "infeasible", "engine", "missing", "no_out_dir", "max_bytes"])
+@pytest.mark.parametrize("case", ["target", "infeasible", "engine", "missing", "no_out_dir", "max_bytes", "verify"])
 def test_errors_are_one_line_with_exit_code_2(npy, tmp_path, capsys, case):
     if case == "target":
         argv, expect = (
@@ -92,6 +130,8 @@ def test_errors_are_one_line_with_exit_code_2(npy, tmp_path, capsys, case):
         argv, expect = ["plan", str(tmp_path / "nope.npy")], "no such file or folder"
     elif case == "no_out_dir":
         argv, expect = ["plan", str(npy), "--json", str(tmp_path / "no" / "p.json")], "does not exist"
+    elif case == "verify":
+        argv, expect = ["plan", str(npy), "--verify"], "--verify needs --export faiss|qdrant|pgvector"
     else:
         argv, expect = ["plan", str(npy), "--max-bytes", "1"], "leaves no candidate"
     code, err = _run_main(argv, capsys)

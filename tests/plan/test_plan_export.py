@@ -19,7 +19,7 @@ from lowdim.plan import ENGINES, export_settings, faiss_factory
         ("int8+rerank2", "SQ8,RFlat"),
         ("int4", "SQ4"),
         ("pca128/int8+rerank4", "PCA128,SQ8,RFlat"),
-        ("opq48/pq48x8+rerank4", "OPQ48,PQ48,RFlat"),
+        ("opq48/pq48x8+rerank4", "OPQ48,PQ48np,RFlat"),
         ("pq96x4", "PQ96x4fs"),
         ("binary+rerank10", "RaBitQ,RFlat"),
         ("rbq2+rerank4", "RaBitQ2,RFlat"),

@@ -17,7 +17,7 @@ def test_json_schema(lowrank_plan, tmp_path):
     assert FIELDS <= set(rec)
     assert isinstance(rec["spec"], str) and isinstance(rec["ram_bytes_per_vector"], int)
     lo, hi = rec["recall_ci"]
-    assert lo <= rec["recall"] <= hi and lo >= 0.95
+    assert lo <= rec["recall"] <= hi and rec["recall_choose"] >= 0.95 and rec["meets_target"]
     assert rec["qps_batch"] > 0
     assert d["candidates"] and all(FIELDS <= set(c) for c in d["candidates"])
     assert d["pareto"] and all(FIELDS <= set(c) for c in d["pareto"])
@@ -29,6 +29,38 @@ def test_json_schema(lowrank_plan, tmp_path):
     from lowdim.spec import parse_spec
 
     parse_spec(rec["spec"])  # what lowdim create will do with it
+
+
+def test_json_round_trip_of_the_new_fields(harder_plan, tmp_path):
+    from lowdim.plan import Plan
+
+    p = harder_plan
+    d = json.loads(p.write_json(tmp_path / "plan.json").read_text())
+    assert d["margin"] == pytest.approx(p.recommended.margin) and d["margin_z"] == pytest.approx(1.6449, abs=1e-4)
+    assert d["query_split"] == {"choose": 150, "confirm": 150}
+    assert d["recommended_below"]["spec"] == p.recommended_below.spec
+    # FAISS's frontier, measured in the same plan: every point with its verdict, no per-query arrays
+    assert d["faiss"] and all({"name", "code_bytes", "rerank", "recall", "spec", "recall_choose"} <= set(f) for f in d["faiss"])
+    assert all("recall_per_query" not in f for f in d["faiss"])
+    assert d["faiss_best"]["name"] in {f["name"] for f in d["faiss"]}
+    assert d["ratio"] == pytest.approx(p.recommended.ram_bytes_per_vector / d["faiss_best"]["code_bytes"])
+    for c in (d["recommended"], d["recommended_below"], *d["candidates"]):
+        assert {"recall_choose", "recall_confirm", "margin", "ladder"} <= set(c)
+    back = Plan.read_json(tmp_path / "plan.json")
+    assert back.margin == pytest.approx(p.margin) and back.margin_z == pytest.approx(p.margin_z)
+    assert back.query_split == (150, 150) and back.faiss == d["faiss"] and back.faiss_best == d["faiss_best"]
+    assert back.ratio == pytest.approx(d["ratio"])
+    b, r = back.recommended_below, p.recommended_below
+    assert (b.spec, b.ladder, b.rerank, b.meets_target) == (r.spec, r.ladder, r.rerank, False)
+    assert b.recall_choose == pytest.approx(r.recall_choose) and b.recall_confirm == pytest.approx(r.recall_confirm)
+    assert back.recommended.margin == pytest.approx(p.recommended.margin) and back.recommended.ladder == p.recommended.ladder
+    assert back.summary() == p.summary() and back.below_summary() == p.below_summary()
+    # a plan written before these fields existed still reads
+    for key in ("recommended_below", "margin", "margin_z", "query_split", "faiss", "faiss_best", "ratio"):
+        d.pop(key)
+    (tmp_path / "old.json").write_text(json.dumps(d))
+    old = Plan.read_json(tmp_path / "old.json")
+    assert old.recommended_below is None and old.margin is None and old.faiss == []
 
 
 def test_json_of_an_infeasible_plan(lowrank, tmp_path):

@@ -1,11 +1,14 @@
 """Plan a compression: the smallest spec that meets a recall target on your data, with the evidence.
 
-:func:`plan` diagnoses the data, generates candidate specs (scalar, sign, ITQ, PQ, OPQ,
-PCA and Matryoshka at widths read off the diagnosis), measures each one's recall (with
-a bootstrap CI), RAM bytes and QPS at every rerank factor up to ``max_rerank``,
-cheapest first with dominated candidates skipped, and recommends the fewest RAM bytes
-per vector that meet the target. :meth:`Plan.export` gives the nearest FAISS, Qdrant
-and pgvector settings.
+:func:`plan` diagnoses the data, lays out a ladder of sizes per family (scalar, sign,
+RaBitQ, ITQ, PQ at 4 and 8 bits, OPQ, PCA and Matryoshka widths), measures recall
+(with a bootstrap CI), RAM bytes and QPS at every rerank factor up to ``max_rerank``
+in a coarse sweep, cheapest first, then bisects each ladder between its largest
+failing and smallest passing step, and recommends the fewest RAM bytes per vector
+accepted on two halves of the queries (:func:`acceptance`): the mean on one half
+reaches the target, the mean on the other is within the sampling error of it.
+:meth:`Plan.export` gives the nearest FAISS, Qdrant and pgvector settings;
+:func:`verify_export` builds them in the real engine and measures them.
 
 Examples
 --------
@@ -22,12 +25,14 @@ from __future__ import annotations
 
 from ._cache import PlanCache
 from ._candidate import Candidate
-from ._candidates import CandidateSpec, generate_candidates, pca_widths, rerank_factors
-from ._export import ENGINES, export_settings, faiss_factory
-from ._pareto import Frontier, Point, pareto_front, recommend
+from ._candidates import CandidateSpec, coarse_steps, generate_candidates, group_ladders, pca_widths, rerank_factors
+from ._export import ENGINES, EngineSettings, export_config, export_settings, faiss_factory
+from ._ladder import LadderSearch
+from ._pareto import Frontier, Point, Verdict, acceptance, margin_z, pareto_front, recommend
 from ._plan import plan
 from ._plot import plot_plan
 from ._result import Plan, TargetNotMetError
+from ._verify import EngineError, KnobStep, VerifyReport, verify_export
 
 __all__ = [
     "plan",
@@ -39,12 +44,24 @@ __all__ = [
     "generate_candidates",
     "pca_widths",
     "rerank_factors",
+    "group_ladders",
+    "coarse_steps",
+    "LadderSearch",
     "Point",
+    "Verdict",
+    "acceptance",
+    "margin_z",
     "pareto_front",
     "recommend",
     "Frontier",
     "ENGINES",
     "export_settings",
     "faiss_factory",
+    "EngineSettings",
+    "export_config",
+    "verify_export",
+    "VerifyReport",
+    "KnobStep",
+    "EngineError",
     "plot_plan",
 ]

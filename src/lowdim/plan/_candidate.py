@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ._candidates import family_rank
 from ._pareto import Point
 
 __all__ = ["Candidate"]
@@ -28,9 +29,10 @@ class Candidate:
         Rerank factor: ``rerank * k`` candidates are rescored exactly from the full
         vectors on disk (0: none).
     recall : float
-        recall@k on the plan's queries, against exact float32 neighbours.
+        recall@k on all the plan's queries, against exact float32 neighbours.
     recall_ci : (float, float)
-        Percentile-bootstrap confidence interval of ``recall`` over the queries.
+        Percentile-bootstrap confidence interval of ``recall`` over the queries (reported;
+        the acceptance rule uses the two halves below).
     ram_bytes_per_vector : int
         Code bytes per vector held in RAM.
     disk_bytes_per_vector : int
@@ -42,9 +44,18 @@ class Candidate:
     why : str
         What suggested the spec.
     meets_target : bool
-        The lower CI bound reaches the plan's target (and ``qps_batch`` its ``min_qps``).
+        The acceptance rule accepts it for the plan's target (see
+        :func:`~lowdim.plan.acceptance`), and ``qps_batch`` reaches the plan's ``min_qps``.
     recall_per_query : ndarray (n_queries,), float64
         Per-query recall (not written to JSON).
+    recall_choose, recall_confirm : float or None
+        Mean recall on the choosing and on the confirming half of the queries (None
+        until the plan judges it).
+    margin : float or None
+        How far below the target the confirming half may fall: ``z`` standard errors
+        of its mean.
+    ladder : str
+        The ladder the spec is a step of (``"pq8"``, ``"pca/int8"``, ...).
     """
 
     spec: str
@@ -61,10 +72,22 @@ class Candidate:
     why: str = ""
     meets_target: bool = False
     recall_per_query: np.ndarray | None = field(default=None, repr=False, compare=False)
+    recall_choose: float | None = None
+    recall_confirm: float | None = None
+    margin: float | None = None
+    ladder: str = ""
 
     @property
     def point(self) -> Point:
-        return Point(self.ram_bytes_per_vector, self.recall, self.recall_ci[0], self.qps_batch, self.rerank)
+        """The operating point, with the verdict (``meets_target``) and the fixed family/spec order."""
+        return Point(
+            self.ram_bytes_per_vector,
+            self.recall,
+            self.qps_batch,
+            self.rerank,
+            accepted=self.meets_target,
+            order=(family_rank(self.family), self.spec),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict of the fields (``recall_per_query`` left out).
@@ -89,6 +112,10 @@ class Candidate:
             "fit_seconds": float(self.fit_seconds),
             "encode_seconds": float(self.encode_seconds),
             "why": self.why,
+            "recall_choose": _opt(self.recall_choose),
+            "recall_confirm": _opt(self.recall_confirm),
+            "margin": _opt(self.margin),
+            "ladder": self.ladder,
         }
 
     @classmethod
@@ -108,4 +135,12 @@ class Candidate:
             encode_seconds=float(data.get("encode_seconds", 0.0)),
             why=data.get("why", ""),
             meets_target=bool(data.get("meets_target", False)),
+            recall_choose=_opt(data.get("recall_choose")),
+            recall_confirm=_opt(data.get("recall_confirm")),
+            margin=_opt(data.get("margin")),
+            ladder=str(data.get("ladder", "")),
         )
+
+
+def _opt(x: Any) -> float | None:
+    return None if x is None else float(x)

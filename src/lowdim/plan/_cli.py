@@ -10,10 +10,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..exceptions import FileFormatError
+from ..exceptions import FileFormatError, ParameterError
 from ..validation import check_choice
 
-__all__ = ["register", "pareto_table"]
+__all__ = ["register", "pareto_table", "acceptance_line"]
 
 
 def register(app: typer.Typer) -> None:
@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 
 
 def pareto_table(p) -> Table:
-    """A rich table of the plan's Pareto front, the recommendation marked."""
+    """A rich table of the plan's Pareto front, with the recommendation and the failing ladder step below it marked."""
     t = Table(
         title=f"Pareto front: recall@{p.k} vs RAM bytes per vector ({len(p.candidates)} points measured)",
         title_justify="left",
@@ -32,36 +32,54 @@ def pareto_table(p) -> Table:
     t.add_column("vs f32", justify="right")
     t.add_column(f"recall@{p.k}", justify="right")
     t.add_column(f"{p.confidence:.0%} CI", justify="right")
+    t.add_column("choose / confirm", justify="right")
     t.add_column("QPS (1 thread)", justify="right")
     t.add_column("disk reads/query", justify="right")
     t.add_column("meets target", justify="center")
-    rec = p.recommended
-    for c in p.pareto:
+    rec, below = p.recommended, p.recommended_below
+    rows = list(p.pareto)
+    # the recommendation (off the front when chosen for min_qps) and the failing step below it
+    for extra in (rec, below):
+        if extra is not None and all(c is not extra for c in rows):
+            rows.append(extra)
+    rows.sort(key=lambda c: (c.ram_bytes_per_vector, c.recall))
+    for c in rows:
         lo, hi = c.recall_ci
-        mark = "[bold green]recommended[/]" if c is rec else ("yes" if c.meets_target else "")
+        if c is rec:
+            mark = "[bold green]recommended[/]"
+        elif c is below:
+            mark = "[red]no: step below[/]"
+        else:
+            mark = "yes" if c.meets_target else ""
+        halves = (
+            f"{c.recall_choose:.4f} / {c.recall_confirm:.4f}"
+            if c.recall_choose is not None and c.recall_confirm is not None
+            else ""
+        )
         t.add_row(
             escape(c.spec),
             f"{c.ram_bytes_per_vector:,}",
             f"{4 * p.d / c.ram_bytes_per_vector:.0f}x",
             f"{c.recall:.4f}",
             f"{lo:.4f}-{hi:.4f}",
+            halves,
             f"{c.qps_batch:,.0f}",
             f"{c.rerank * p.k}" if c.rerank else "0",
             mark,
         )
-    if rec is not None and all(c is not rec for c in p.pareto):
-        lo, hi = rec.recall_ci  # faster than a front point of equal bytes, or chosen for min_qps
-        t.add_row(
-            escape(rec.spec),
-            f"{rec.ram_bytes_per_vector:,}",
-            f"{4 * p.d / rec.ram_bytes_per_vector:.0f}x",
-            f"{rec.recall:.4f}",
-            f"{lo:.4f}-{hi:.4f}",
-            f"{rec.qps_batch:,.0f}",
-            f"{rec.rerank * p.k}" if rec.rerank else "0",
-            "[bold green]recommended[/]",
-        )
     return t
+
+
+def acceptance_line(p) -> str:
+    """How the plan accepts a point, with the recommendation's margin, in one line."""
+    choose, confirm = p.query_split
+    line = (
+        f"acceptance: mean recall@{p.k} >= {p.target_recall:g} on {choose} choosing queries, and >= {p.target_recall:g} "
+        f"- margin on the {confirm} confirming ones (margin = {p.margin_z:.3f} x SE of their mean)"
+    )
+    if p.margin is not None:
+        line += f"; the recommendation's margin: {p.margin:.4f}"
+    return line
 
 
 def plan_command(
@@ -93,12 +111,25 @@ def plan_command(
     export: Annotated[
         str | None, typer.Option("--export", help="Print the nearest settings of faiss, qdrant or pgvector.")
     ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="With --export: build those settings in the real engine on DATA, run the plan's queries, tune the "
+            "engine's knobs to the target and report its recall and QPS (needs lowdim[engines]).",
+        ),
+    ] = False,
+    faiss: Annotated[
+        bool, typer.Option("--faiss/--no-faiss", help="Also measure FAISS's frontier on the same data (side by side).")
+    ] = True,
 ) -> None:
     """Measure candidate specs on DATA and recommend the fewest RAM bytes per vector that meet the target."""
     from . import ENGINES, plan, plot_plan
 
     if export is not None:
         check_choice(export, ENGINES, "export", owner="lowdim plan")
+    if verify and export is None:
+        raise ParameterError("--verify needs --export faiss|qdrant|pgvector: the engine to build the settings in")
     for target in (json_path, plot):
         if target is not None and not target.parent.is_dir():
             raise FileFormatError(f"cannot write {target}: folder {target.parent} does not exist")
@@ -118,6 +149,8 @@ def plan_command(
         seed=seed,
         sample=sample,
         progress=Console(stderr=True).is_terminal,
+        faiss=faiss,
+        verify=export if verify else None,
     )
     out.print(
         f"[bold]plan[/] for {escape(str(data))}: {p.n:,} x {p.d}, metric {p.metric}, "
@@ -136,11 +169,25 @@ def plan_command(
     if plot is not None:
         plot_plan(p, plot)
         out.print(f"Pareto plot: {escape(str(plot))}", highlight=False)
+    out.print(escape(acceptance_line(p)), highlight=False)
     rec = p.require_feasible()  # infeasible: one-line error with the best achievable (exit code 2)
     out.print(f"[bold green]recommended:[/] {escape(p.summary())}", highlight=False)
+    side = p.faiss_summary()
+    if side is not None:
+        out.print(f"[bold]FAISS, same data and queries:[/] {escape(side)}", highlight=False)
+    below = p.below_summary()
+    if below is not None:
+        out.print(f"[red]step below:[/] {escape(below)}", highlight=False)
+    else:
+        out.print("[dim]step below: none (the recommendation is the smallest step of its ladder)[/]", highlight=False)
     # with the JSON, a collection adopts the very codec measured here (no refit); without it, only the spec
     how = f"lowdim create PATH --plan {json_path}" if json_path is not None else f"lowdim create PATH --spec '{rec.spec}'"
     out.print(f"[dim]use it: {escape(how)}[/]", highlight=False)
     if export is not None:
         out.print(f"\n[bold]{export}[/] nearest settings:", highlight=False)
         out.print(escape(p.export(export)), highlight=False, soft_wrap=True)
+    if p.verified is not None:
+        out.print(f"\n[bold]verified on {export}:[/] {escape(p.verified.summary())}", highlight=False)
+        out.print(escape(p.verified.settings), highlight=False, soft_wrap=True)
+        for note in p.verified.notes:
+            out.print(f"[dim]{escape(note)}[/]", highlight=False)

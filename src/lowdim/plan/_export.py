@@ -13,21 +13,103 @@ turns a spec such as ``pq48x8+rerank4`` into
 Where an engine has no exact counterpart the output says so in a note (e.g. Qdrant
 has no 4-bit scalar quantizer, pgvector no PQ, and only lowdim centres sign codes).
 The plan measured lowdim's exhaustive scan: an engine's HNSW graph adds its own loss.
+
+:func:`export_config` gives the same settings as data (:class:`EngineSettings`): what
+:func:`~lowdim.plan.verify_export` builds in the engine, and whose search-time knobs
+(``k_factor``, ``oversampling``, ``ef_search`` ...) it raises and prints back.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from dataclasses import dataclass
+from typing import Any
 
 from ..codecs import Quantizer, Transform
 from ..exceptions import ParameterError
 from ..spec import Spec, SpecLike, StageSpec, parse_spec
 from ..validation import check_choice, check_k, check_metric, check_positive_int
 
-__all__ = ["ENGINES", "export_settings", "faiss_factory"]
+__all__ = [
+    "ENGINES",
+    "EngineSettings",
+    "export_config",
+    "export_settings",
+    "faiss_factory",
+    "pgvector_scan",
+    "pgvector_sql",
+    "PG_MAX_EF_SEARCH",
+]
 
 #: engines :func:`export_settings` knows
 ENGINES = ("faiss", "qdrant", "pgvector")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """An engine's nearest settings for a spec, as data; :attr:`text` prints them as :func:`export_settings` does.
+
+    Attributes
+    ----------
+    engine : {"faiss", "qdrant", "pgvector"}
+    spec : str
+        The lowdim spec the settings stand for.
+    d, metric, k
+        Input width, metric and results per query the settings were made for.
+    width : int
+        Width of the vectors the engine indexes (after a truncation or projection).
+    client_transforms : tuple of str
+        lowdim transforms (spec pieces, in order) the client applies before the engine
+        sees the vectors (``mrl`` for FAISS, projections for Qdrant and pgvector); empty
+        when the engine takes the vectors as they are.
+    config : dict
+        Build settings: faiss ``{"factory", "code_size"}``; qdrant ``{"create_collection"}``;
+        pgvector ``{"setup", "code_col", "code_query", "code_op", "op"}`` (SQL pieces).
+    knobs : dict
+        Search-time values: faiss ``k_factor`` (None without ``RFlat``); qdrant ``rescore``,
+        ``oversampling`` (only with quantization), ``hnsw_ef`` (None: Qdrant's default),
+        ``exact``; pgvector ``candidates`` (the re-rank subquery's LIMIT, 0: no re-rank),
+        ``ef_search`` and ``iterative_scan`` (None: pgvector's default).
+    notes : tuple of str
+
+    Examples
+    --------
+    >>> s = export_config("binary+rerank4", "qdrant", d=384)
+    >>> s.knobs["oversampling"], s.with_knobs(oversampling=8.0).knobs["oversampling"]
+    (4.0, 8.0)
+    """
+
+    engine: str
+    spec: str
+    d: int
+    metric: str
+    k: int
+    width: int
+    client_transforms: tuple[str, ...]
+    config: dict[str, Any]
+    knobs: dict[str, Any]
+    notes: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        """The settings as text to paste (what :func:`export_settings` returns)."""
+        return _RENDER[self.engine](self)
+
+    def with_knobs(self, **values: Any) -> EngineSettings:
+        """A copy with some search-time knobs changed (FAISS also takes ``ParameterSpace`` names such as ``efSearch``).
+
+        pgvector's ``ef_search`` and ``iterative_scan`` follow a raised ``candidates`` (see :func:`pgvector_scan`).
+        """
+        unknown = sorted(set(values) - set(self.knobs))
+        if unknown and self.engine != "faiss":
+            raise ParameterError(
+                f"{self.engine} has no knob {unknown[0]!r} for '{self.spec}'; its knobs are {', '.join(sorted(self.knobs))}"
+            )
+        knobs = {**self.knobs, **values}
+        if self.engine == "pgvector" and knobs.get("candidates"):  # the index must be able to return the LIMIT
+            knobs.update(pgvector_scan(int(knobs["candidates"]), knobs.get("ef_search")))
+        return dataclasses.replace(self, knobs=knobs)
 
 
 def faiss_factory(spec: SpecLike, d: int) -> tuple[str, list[str]]:
@@ -67,39 +149,52 @@ def faiss_factory(spec: SpecLike, d: int) -> tuple[str, list[str]]:
     return factory, notes
 
 
-def _faiss(spec: Spec, d: int, metric: str, k: int) -> str:
+def _faiss(spec: Spec, d: int, metric: str, k: int) -> EngineSettings:
     import faiss
 
     factory, notes = faiss_factory(spec, d)
     width = d
+    client: list[str] = []
     for t in spec.transforms:
         eq = t.faiss_equivalent()
         if eq is not None and not eq.piece:  # done on the vectors before FAISS sees them (mrl)
             width = t.output_dim(width)
+            client.append(t.to_spec())
     index = faiss.index_factory(width, factory, faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT)
     refine = faiss.downcast_index(index) if spec.rerank else None
     base = refine.base_index if isinstance(refine, faiss.IndexRefine) else index
-    code_size = int(base.sa_code_size())
-    fmetric = "faiss.METRIC_L2" if metric == "l2" else "faiss.METRIC_INNER_PRODUCT"
+    config = {"factory": factory, "code_size": int(base.sa_code_size())}
+    return EngineSettings(
+        "faiss", spec.to_spec(), d, metric, k, width, tuple(client), config, {"k_factor": spec.rerank or None}, tuple(notes)
+    )
+
+
+def _faiss_text(s: EngineSettings) -> str:
+    factory, code_size, width = s.config["factory"], s.config["code_size"], s.width
+    k_factor = s.knobs.get("k_factor")
+    fmetric = "faiss.METRIC_L2" if s.metric == "l2" else "faiss.METRIC_INNER_PRODUCT"
     lines = [
-        f"# FAISS nearest to lowdim spec '{spec.to_spec()}' (d={d}, metric={metric})",
+        f"# FAISS nearest to lowdim spec '{s.spec}' (d={s.d}, metric={s.metric})",
         "import faiss",
         f'index = faiss.index_factory({width}, "{factory}", {fmetric})',
     ]
-    if metric == "cosine":
+    if s.metric == "cosine":
         lines.append("faiss.normalize_L2(x_train); faiss.normalize_L2(x); faiss.normalize_L2(q)  # cosine = IP of unit vectors")
     lines += ["index.train(x_train)", "index.add(x)"]
-    if spec.rerank:
-        lines.append(f"faiss.downcast_index(index).k_factor = {spec.rerank}  # rescore {spec.rerank} x k candidates exactly")
-    lines.append(f"D, I = index.search(q, {k})")
+    if k_factor:
+        lines.append(f"faiss.downcast_index(index).k_factor = {k_factor}  # rescore {k_factor} x k candidates exactly")
+    for name, value in s.knobs.items():  # other ParameterSpace knobs (efSearch, nprobe) where the factory has them
+        if name != "k_factor" and value is not None:
+            lines.append(f'faiss.ParameterSpace().set_index_parameter(index, "{name}", {value})')
+    lines.append(f"D, I = index.search(q, {s.k})")
     ram = f"# RAM: {code_size} B/vector of codes (sa_code_size)"
-    if spec.rerank:
+    if ",RFlat" in factory:
         ram += (
             f" + {4 * width} B/vector of float32 that IndexRefineFlat keeps in RAM for refinement; "
             "lowdim reads those full vectors from disk instead"
         )
     lines.append(ram)
-    lines += [f"# note: {n}" for n in notes]
+    lines += [f"# note: {n}" for n in s.notes]
     return "\n".join(lines) + "\n"
 
 
@@ -126,19 +221,22 @@ _QDRANT_DISTANCE = {"cosine": "Cosine", "ip": "Dot", "l2": "Euclid"}
 _QDRANT_PQ_RATIOS = (4, 8, 16, 32, 64)
 
 
-def _qdrant(spec: Spec, d: int, metric: str, k: int) -> str:
+def _qdrant(spec: Spec, d: int, metric: str, k: int) -> EngineSettings:
     notes: list[str] = []
     size = d
+    client: list[str] = []  # lowdim computes truncations and projections before the upload
     for t in spec.transforms:
         map_kind = _map_kind(t)
         if map_kind == "projection":
             size = t.output_dim(size)
+            client.append(t.to_spec())
             notes.append(
                 f"Qdrant cannot project vectors: upload lowdim's {t.to_spec()} projection (Pipeline.transform) as a "
                 f"{size}-d vector; rescoring then uses the projected vectors, not the originals"
             )
         elif map_kind == "truncation":
             size = t.output_dim(size)
+            client.append(t.to_spec())
             notes.append(f"upload the first {size} dims of each vector, L2-normalised (Matryoshka truncation)")
         else:
             notes.append(f"Qdrant has no {t.to_spec()} rotation; it is dropped (expect slightly lower recall)")
@@ -175,16 +273,38 @@ def _qdrant(spec: Spec, d: int, metric: str, k: int) -> str:
         quant = {"product": {"compression": f"x{best}", "always_ram": True}}
         notes.append(f"lowdim's {q.to_spec()} compresses float32 {ratio:g}x; Qdrant offers x4..x64 and picks its own sub-vectors")
     collection: dict = {"vectors": vectors}
+    knobs: dict[str, Any] = {}
     if quant is not None:
         collection["quantization_config"] = quant
-    params: dict = {}
-    if quant is not None:
-        params = {"quantization": {"ignore": False, "rescore": bool(spec.rerank), "oversampling": float(spec.rerank or 1)}}
+        knobs = {"rescore": bool(spec.rerank), "oversampling": float(spec.rerank or 1)}
+    knobs.update(hnsw_ef=None, exact=False)
+    return EngineSettings(
+        "qdrant", spec.to_spec(), d, metric, k, size, tuple(client), {"create_collection": collection}, knobs, tuple(notes)
+    )
+
+
+def _qdrant_params(s: EngineSettings) -> dict[str, Any]:
+    """The search ``params`` of the Qdrant document under the settings' knobs."""
+    params: dict[str, Any] = {}
+    if s.knobs.get("hnsw_ef") is not None:
+        params["hnsw_ef"] = int(s.knobs["hnsw_ef"])
+    if s.knobs.get("exact"):
+        params["exact"] = True
+    if "oversampling" in s.knobs:
+        params["quantization"] = {
+            "ignore": False,
+            "rescore": bool(s.knobs["rescore"]),
+            "oversampling": float(s.knobs["oversampling"]),
+        }
+    return params
+
+
+def _qdrant_text(s: EngineSettings) -> str:
     out = {
-        "lowdim_spec": spec.to_spec(),
-        "create_collection": collection,
-        "search": {"limit": k, "params": params},
-        "notes": notes,
+        "lowdim_spec": s.spec,
+        "create_collection": s.config["create_collection"],
+        "search": {"limit": s.k, "params": _qdrant_params(s)},
+        "notes": list(s.notes),
     }
     return json.dumps(out, indent=2) + "\n"
 
@@ -192,21 +312,26 @@ def _qdrant(spec: Spec, d: int, metric: str, k: int) -> str:
 _PG_OPS = {"cosine": ("<=>", "cosine_ops"), "ip": ("<#>", "ip_ops"), "l2": ("<->", "l2_ops")}
 
 
-def _pgvector(spec: Spec, d: int, metric: str, k: int) -> str:
+def _pgvector(spec: Spec, d: int, metric: str, k: int) -> EngineSettings:
     op, ops = _PG_OPS[metric]
     notes: list[str] = []
     width = d
     column, query = "embedding", f"$1::vector({d})"
     pre_sql: list[str] = []
+    kept: list[str] = []  # transforms lowdim applies (truncations and projections), for a client-side projection
+    client: list[str] = []
     for t in spec.transforms:
         map_kind = _map_kind(t)
         if map_kind == "truncation":
+            kept.append(t.to_spec())
             width = t.output_dim(width)
             column = f"subvector(embedding, 1, {width})"
             query = f"subvector({query}, 1, {width})"
             if metric == "cosine":
                 column, query = f"l2_normalize({column})", f"l2_normalize({query})"
         elif map_kind == "projection":
+            kept.append(t.to_spec())
+            client = list(kept)  # embedding_reduced holds every kept transform up to this projection
             width = t.output_dim(width)
             pre_sql.append(
                 f"ALTER TABLE items ADD COLUMN embedding_reduced vector({width});  -- lowdim {t.to_spec()} projection, computed client-side"
@@ -244,24 +369,108 @@ def _pgvector(spec: Spec, d: int, metric: str, k: int) -> str:
                 f"pgvector has no {q.to_spec()} codes; halfvec ({2 * width} B/vector) is its nearest compact type; "
                 f"for fewer bytes, index binary_quantize ({(width + 7) // 8} B/vector) and re-rank more candidates"
             )
-    lines = [f"-- pgvector nearest to lowdim spec '{spec.to_spec()}' (table items(id, embedding vector({d})), metric={metric})"]
-    lines += pre_sql + [index]
     n_cand = (spec.rerank or 0) * k
+    config = {"setup": [*pre_sql, index], "code_col": code_col, "code_query": code_query, "code_op": code_op, "op": op}
+    knobs = {"candidates": n_cand, "ef_search": None, "iterative_scan": None}
     if n_cand:
-        lines.append(f"SET hnsw.ef_search = {max(40, n_cand)};")
-        lines += [
-            "SELECT id FROM (",
-            "    SELECT id, embedding FROM items",
-            f"    ORDER BY {code_col} {code_op} {code_query}",
-            f"    LIMIT {n_cand}",
-            ") AS candidates",
-            f"ORDER BY embedding {op} $1::vector({d})  -- exact re-rank of {spec.rerank} x k candidates",
-            f"LIMIT {k};",
-        ]
+        knobs.update(pgvector_scan(n_cand, None))
+        if n_cand > PG_MAX_EF_SEARCH:
+            notes.append(
+                f"hnsw.ef_search stops at {PG_MAX_EF_SEARCH}: the iterative scan (pgvector >= 0.8) lets the index return all {n_cand} candidates"
+            )
+    return EngineSettings("pgvector", spec.to_spec(), d, metric, k, width, tuple(client), config, knobs, tuple(notes))
+
+
+#: the largest ``hnsw.ef_search`` pgvector accepts
+PG_MAX_EF_SEARCH = 1000
+
+
+def pgvector_scan(candidates: int, ef_search: int | None) -> dict[str, Any]:
+    """``hnsw.ef_search`` and ``hnsw.iterative_scan`` that let the HNSW index return ``candidates`` rows.
+
+    Without an iterative scan the index returns at most ``ef_search`` rows, so the
+    candidate LIMIT needs ``ef_search >= candidates`` (at least pgvector's default 40);
+    past its cap of 1000, the iterative scan (``relaxed_order``: the re-rank re-sorts the
+    candidates anyway) keeps the scan going.
+
+    >>> pgvector_scan(40, None), pgvector_scan(2000, 200)
+    ({'ef_search': 40, 'iterative_scan': None}, {'ef_search': 1000, 'iterative_scan': 'relaxed_order'})
+    """
+    ef = max(40, ef_search or 40, min(candidates, PG_MAX_EF_SEARCH))
+    return {"ef_search": ef, "iterative_scan": "relaxed_order" if candidates > ef else None}
+
+
+def pgvector_sql(settings: EngineSettings) -> tuple[list[str], list[str], str]:
+    """The SQL of pgvector settings: ``(setup statements, session SET statements, the query)``.
+
+    The setup adds the projected column (if any) and creates the HNSW index on a table
+    ``items(id, embedding vector(d))``; the query takes ``$1`` (the query vector) and,
+    with a projection, ``$2`` (the projected query vector).
+
+    Examples
+    --------
+    >>> setup, session, query = pgvector_sql(export_config("binary+rerank4", "pgvector", d=384))
+    >>> session
+    ['SET hnsw.ef_search = 40;']
+    """
+    s = settings
+    c, knobs, k, d = s.config, s.knobs, s.k, s.d
+    session = []
+    if knobs.get("ef_search") is not None:
+        session.append(f"SET hnsw.ef_search = {int(knobs['ef_search'])};")
+    if knobs.get("iterative_scan") is not None:
+        session.append(f"SET hnsw.iterative_scan = {knobs['iterative_scan']};")
+    n_cand = int(knobs.get("candidates") or 0)
+    if n_cand:
+        query = "\n".join(
+            [
+                "SELECT id FROM (",
+                "    SELECT id, embedding FROM items",
+                f"    ORDER BY {c['code_col']} {c['code_op']} {c['code_query']}",
+                f"    LIMIT {n_cand}",
+                ") AS candidates",
+                f"ORDER BY embedding {c['op']} $1::vector({d})  -- exact re-rank of {n_cand / k:g} x k candidates",
+                f"LIMIT {k};",
+            ]
+        )
     else:
-        lines += [f"SELECT id FROM items ORDER BY {code_col} {code_op} {code_query} LIMIT {k};"]
-    lines += [f"-- note: {n}" for n in notes]
+        query = f"SELECT id FROM items ORDER BY {c['code_col']} {c['code_op']} {c['code_query']} LIMIT {k};"
+    return list(c["setup"]), session, query
+
+
+def _pgvector_text(s: EngineSettings) -> str:
+    setup, session, query = pgvector_sql(s)
+    lines = [f"-- pgvector nearest to lowdim spec '{s.spec}' (table items(id, embedding vector({s.d})), metric={s.metric})"]
+    lines += setup + session + [query]
+    lines += [f"-- note: {n}" for n in s.notes]
     return "\n".join(lines) + "\n"
+
+
+_RENDER = {"faiss": _faiss_text, "qdrant": _qdrant_text, "pgvector": _pgvector_text}
+_BUILD = {"faiss": _faiss, "qdrant": _qdrant, "pgvector": _pgvector}
+
+
+def export_config(spec: SpecLike, engine: str, *, d: int, metric: str = "cosine", k: int = 10) -> EngineSettings:
+    """The nearest equivalent of ``spec`` in ``engine``, as data (see :class:`EngineSettings`).
+
+    Takes the arguments of :func:`export_settings`; ``export_config(...).text`` is its text.
+
+    Examples
+    --------
+    >>> s = export_config("pq96x4+rerank4", "faiss", d=384)
+    >>> s.config["factory"], s.knobs
+    ('PQ96x4fs,RFlat', {'k_factor': 4})
+    """
+    engine = check_choice(engine, ENGINES, "engine", owner="export")
+    metric = check_metric(metric, owner="export")
+    d = check_positive_int(d, "d", owner="export")
+    k = check_k(k)
+    s = parse_spec(spec)
+    try:
+        s.check(d)
+    except ParameterError as exc:
+        raise ParameterError(f"cannot export '{s.to_spec()}' for d={d}: {exc}") from None
+    return _BUILD[engine](s, d, metric, k)
 
 
 def export_settings(spec: SpecLike, engine: str, *, d: int, metric: str = "cosine", k: int = 10) -> str:
@@ -290,17 +499,4 @@ def export_settings(spec: SpecLike, engine: str, *, d: int, metric: str = "cosin
     >>> json.loads(export_settings("int8+rerank2", "qdrant", d=384))["search"]["params"]["quantization"]["oversampling"]
     2.0
     """
-    engine = check_choice(engine, ENGINES, "engine", owner="export")
-    metric = check_metric(metric, owner="export")
-    d = check_positive_int(d, "d", owner="export")
-    k = check_k(k)
-    s = parse_spec(spec)
-    try:
-        s.check(d)
-    except ParameterError as exc:
-        raise ParameterError(f"cannot export '{s.to_spec()}' for d={d}: {exc}") from None
-    if engine == "faiss":
-        return _faiss(s, d, metric, k)
-    if engine == "qdrant":
-        return _qdrant(s, d, metric, k)
-    return _pgvector(s, d, metric, k)
+    return export_config(spec, engine, d=d, metric=metric, k=k).text

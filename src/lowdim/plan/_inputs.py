@@ -20,7 +20,7 @@ from ..eval import CORPUS_FILES, QUERY_FILES, Dataset, exact_knn, load_dataset, 
 from ..exceptions import DimensionError, DTypeError, FileFormatError, ParameterError, ValidationError
 from ..validation import as_float_rows, check_embeddings
 
-__all__ = ["PlanInputs", "resolve_inputs"]
+__all__ = ["PlanInputs", "resolve_inputs", "split_queries"]
 
 #: fewest held-out queries worth a plan (the CI would be meaningless below)
 MIN_HOLDOUT = 20
@@ -177,3 +177,24 @@ def ground_truth(inputs: PlanInputs, *, k: int, metric: str, progress: bool = Fa
         _, ids = exact_knn(inputs.corpus, inputs.queries, k, metric=metric, progress=progress)
         inputs.gt = ids
     return inputs.gt
+
+
+def split_queries(n_queries: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The planning queries' two halves: (rows to choose on, rows to confirm on), sorted int64.
+
+    A seeded half (``ceil(n/2)`` rows) chooses and the rest confirms, so the same queries
+    and seed always split the same way. A single query is both halves (nothing to split).
+
+    Examples
+    --------
+    >>> a, b = split_queries(10, seed=0)
+    >>> len(a), len(b), sorted(set(a) | set(b)) == list(range(10)), set(a) & set(b)
+    (5, 5, True, set())
+    """
+    rows = np.arange(n_queries, dtype=np.int64)
+    if n_queries < 2:
+        return rows, rows
+    choose = sample_indices(n_queries, (n_queries + 1) // 2, seed)
+    keep = np.ones(n_queries, bool)
+    keep[choose] = False
+    return choose, rows[keep]

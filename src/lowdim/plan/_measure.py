@@ -12,7 +12,9 @@ Two shortcuts keep a plan within minutes, neither changing what is measured:
   so each factor's result is its prefix, reranked with :func:`lowdim.search.rerank_exact`
   (what ``CodeIndex.search(..., rerank=f)`` does). That scan may use every core.
 - **QPS** is timed on a batch of at most ``n_timed`` queries with ``CodeIndex.search``,
-  one thread, per factor; slow scans are timed on fewer (at least 64) queries.
+  one thread, per factor; slow scans are timed on fewer (at least 16) queries, sized by a
+  probe of 8, so that timing one spec at all its factors takes about ``QPS_SECONDS``. QPS is reported and
+  filters (``min_qps``); no choice depends on it otherwise.
 """
 
 from __future__ import annotations
@@ -28,15 +30,17 @@ from ..search import CodeIndex, rerank_exact
 from ..spec import Pipeline
 from ._candidate import Candidate
 from ._candidates import CandidateSpec
-from ._fit import SharedFits
+from ._fit import SharedFits, encode_corpus
 
 __all__ = ["measure_spec"]
 
 #: queries timed per factor (a batch), and the fewest when a scan is slow
 N_TIMED = 256
-MIN_TIMED = 64
-#: seconds a timed batch should take at most, roughly
-TIMED_SECONDS = 0.5
+MIN_TIMED = 16
+#: queries of the probe that sizes the timed batches
+PROBE = 8
+#: seconds the timed batches of one spec (all its factors) should take at most, roughly
+QPS_SECONDS = 0.3
 
 
 def measure_spec(
@@ -60,7 +64,7 @@ def measure_spec(
     corpus : (n, d) array or memmap, any float dtype; also the rerank store (only candidate rows are read)
     queries : (nq, d) float32
     gt : (nq, >= k) int, exact neighbours as ``corpus`` row numbers
-    factors : rerank factors, e.g. (0, 2, 4, 10)
+    factors : rerank factors, e.g. (0, 2, 3, 4)
     fitted : dict, optional
         Receives the fitted pipeline under ``cand.spec`` (the planner hands the
         recommended one to the collection that adopts the plan).
@@ -75,7 +79,7 @@ def measure_spec(
     if fitted is not None:
         fitted[cand.spec] = pipe
     t = time.perf_counter()
-    codes = pipe.encode(corpus)
+    codes = encode_corpus(pipe, corpus)
     enc_s = time.perf_counter() - t
     index = CodeIndex(pipe, codes, vectors=corpus)
     del codes
@@ -93,8 +97,14 @@ def measure_spec(
             ids = cand_ids[:, :k]
         per_factor[f] = recall_per_query(ids, gt, k)
 
-    # QPS: CodeIndex.search itself, one thread, one batch per factor
-    n_t = min(len(queries), n_timed)
+    # QPS: CodeIndex.search itself, one thread, one batch per factor, as many queries as fit in
+    # QPS_SECONDS for all factors (a probe of a few queries at the largest factor sizes the batch)
+    with single_thread():
+        t = time.perf_counter()
+        index.search(queries[:PROBE], k, rerank=max(factors))
+        seconds_per_query = max(time.perf_counter() - t, 1e-9) / min(PROBE, len(queries))
+    n_t = int(np.clip(QPS_SECONDS / len(factors) / seconds_per_query, MIN_TIMED, n_timed))
+    n_t = min(n_t, len(queries))
     qps = {}
     for f in factors:
         with single_thread():
@@ -102,8 +112,6 @@ def measure_spec(
             index.search(queries[:n_t], k, rerank=f)
             elapsed = max(time.perf_counter() - t, 1e-9)
         qps[f] = n_t / elapsed
-        if elapsed > TIMED_SECONDS:
-            n_t = max(min(MIN_TIMED, len(queries)), int(n_t * TIMED_SECONDS / elapsed))
 
     itemsize = int(np.dtype(corpus.dtype).itemsize)
     out = []
@@ -125,6 +133,7 @@ def measure_spec(
                 encode_seconds=enc_s,
                 why=cand.why,
                 recall_per_query=per_query,
+                ladder=cand.ladder,
             )
         )
     return out

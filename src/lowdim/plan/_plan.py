@@ -3,22 +3,33 @@
 How a plan is made
 ------------------
 1. **Queries and truth.** Given queries (and optionally their exact neighbours), or a
-   seeded held-out sample of the corpus, removed from the corpus it measures.
+   seeded held-out sample of the corpus, removed from the corpus it measures. The
+   queries are split, seeded, into a half to choose on and a half to confirm on.
 2. **Diagnosis.** :func:`lowdim.diagnose.diagnose` on the corpus: intrinsic dimension
-   and the 90/95/99%-variance widths choose the PCA widths; its warnings are kept.
-3. **Candidates** (:func:`~lowdim.plan.generate_candidates`): scalar, sign, ITQ, PQ,
-   PCA (and Matryoshka) specs, each within ``max_bytes``.
-4. **Measurement, cheapest first.** Every candidate is fitted on one seeded training
-   sample (PCA axes and rotations shared), the corpus encoded once, and searched at
-   each rerank factor up to ``max_rerank``: recall@k with a bootstrap CI, RAM and disk
-   bytes, single-thread batch QPS. Once a candidate meets the target at B bytes, every
-   larger candidate is skipped unmeasured (:class:`~lowdim.plan.Frontier`); OPQ is
-   tried, at most twice, where plain PQ of the same bytes just missed, and only while
-   no candidate of those bytes meets the target (OPQ is for fewer bytes, and its
-   training takes tens of seconds).
-5. **Recommendation.** The fewest RAM bytes per vector among the points whose recall CI
-   lies at or above the target (and whose QPS reaches ``min_qps``); ties go to the
-   higher QPS (within 10%, timing noise: to fewer disk reads, then higher recall).
+   and variance widths (they name the reason of the PCA steps); its warnings are kept.
+3. **Ladders** (:func:`~lowdim.plan.generate_candidates`): per family, every size from
+   the smallest up (PQ at 4 and 8 bits for every ``m``, RaBitQ 1-8 bits, sign codes,
+   PCA/MRL widths in steps of 8 with each quantizer, scalar, ITQ), within ``max_bytes``.
+4. **Measurement** (:class:`~lowdim.plan.LadderSearch`): a coarse sweep of every ladder
+   (sizes about doubling), cheapest first, then bisection in each ladder between its
+   largest failing and smallest passing step; a step of more bytes than a passing one
+   is never measured. OPQ is tried sparingly next to the plain 8-bit PQ boundary, never
+   at bytes already met. Every spec is fitted on one seeded training sample (PCA axes
+   and rotations shared), the corpus encoded once, and searched at every rerank factor
+   0..``max_rerank`` but 1: recall@k (with a bootstrap CI), RAM and disk bytes,
+   single-thread batch QPS.
+5. **Acceptance** (:func:`~lowdim.plan.acceptance`): mean recall on the choosing half
+   >= target, and on the confirming half >= target - z * SE (z = 1.645 at the default
+   ``confidence`` 0.95), and QPS >= ``min_qps``.
+6. **Recommendation** (:func:`~lowdim.plan.recommend`): the fewest RAM bytes per vector
+   among accepted points; ties to fewer disk reads, then higher recall, then a fixed
+   family/spec order, never QPS, so the same data and seed give the same plan. The
+   step below it in its ladder is reported (``recommended_below``), measured and failing.
+7. **FAISS side by side** (:func:`_faiss_frontier` over
+   :func:`~lowdim.plan._faiss.measure_faiss_frontier`): FAISS's configurations on the same
+   training sample, corpus, queries and truth, judged by the same rule; where FAISS's
+   smallest accepted one takes fewer bytes, its lowdim spec is measured as a candidate and
+   may become the recommendation. ``Plan.faiss_best`` and ``Plan.ratio`` report it.
 """
 
 from __future__ import annotations
@@ -33,32 +44,31 @@ from .._progress import ProgressBar
 from ..arrays import normalize_rows, sample_indices, to_float32
 from ..diagnose import Diagnosis, diagnose
 from ..exceptions import ParameterError
-from ..spec import Pipeline, parse_spec
-from ..validation import check_k, check_metric, check_positive_int
+from ..spec import parse_spec
+from ..validation import check_choice, check_k, check_metric, check_positive_int
 from ._cache import PlanCache, fingerprint
 from ._candidate import Candidate
 from ._candidates import (
     MATRYOSHKA_SHARE,
     PQ_POINTS_PER_CENTROID,
-    CandidateSpec,
+    SKIPPED_FACTOR,
     generate_candidates,
     leading_variance_share,
-    opq_candidate,
     rerank_factors,
 )
+from ._export import ENGINES
+from ._faiss import faiss_spec, measure_faiss_frontier
 from ._fit import PQ_TRAIN_ROWS, SharedFits
-from ._inputs import ground_truth, resolve_inputs
-from ._measure import measure_spec
-from ._pareto import Frontier, pareto_front, recommend
+from ._inputs import ground_truth, resolve_inputs, split_queries
+from ._ladder import OPQ_GAP, LadderSearch
+from ._pareto import margin_z, pareto_front, recommend
 from ._result import Plan, TargetNotMetError
+from ._session import PlanSession
+from ._verify import verify_export
 
 __all__ = ["Plan", "plan", "PlanCache", "TargetNotMetError"]
 
-#: OPQ is tried at the bytes of a pq<2m>x4 whose best lower CI bound came within this of the target
-OPQ_GAP = 0.03
-#: at most this many OPQ fits per plan (each takes tens of seconds)
-MAX_OPQ = 2
-#: below this many queries the recall CI is too wide to plan tightly
+#: below this many queries recall estimates are too noisy to plan tightly
 FEW_QUERIES = 200
 #: the mean vector's energy share above which sign codes that do not centre lose bits
 MEAN_SHARE_LARGE = 0.1
@@ -96,7 +106,7 @@ def _warnings(
     """The diagnosis warnings plus the plan's own: where a method is known to fail here.
 
     The diagnosis's warning about 8-bit PQ training rows is kept only when an 8-bit PQ
-    was measured (plain PQ is measured with 4 bits, which needs 16x fewer rows).
+    was measured (4-bit PQ needs 16x fewer rows).
     """
     out = [w for w in dg.warnings if not (w.startswith("PQ with 8-bit") and not pq8_measured)]
     pq4_min = PQ_POINTS_PER_CENTROID * 16
@@ -118,8 +128,8 @@ def _warnings(
         )
     if n_queries < FEW_QUERIES:
         out.append(
-            f"only {n_queries} queries: recall CIs are wide, so the plan errs towards larger codes; "
-            f"pass >= {FEW_QUERIES} queries for a tighter plan"
+            f"only {n_queries} queries: recall CIs are wide and the confirming half's margin large, so the "
+            f"recommendation may recall less on other queries; pass >= {FEW_QUERIES} queries for a tighter plan"
         )
     share = dg.mean_share
     if recommended is not None and math.isfinite(share) and share > MEAN_SHARE_LARGE:
@@ -155,6 +165,8 @@ def plan(
     train_size: int = 50_000,
     sample: int | None = None,
     cache: PlanCache | None = None,
+    faiss: bool = True,
+    verify: str | None = None,
 ) -> Plan:
     """Find the smallest compression spec that meets ``target_recall`` on this data, and show the evidence.
 
@@ -174,7 +186,8 @@ def plan(
         Exact neighbours of ``queries`` in corpus row numbers; computed when absent.
     max_rerank : int >= 0
         Largest rerank factor: ``+rerankN`` rescores ``N * k`` candidates with full vectors
-        read from disk, so each one is a disk read. Factors 0, 2, 4, 10 up to it are measured.
+        read from disk, so each one is a disk read. Every factor from 0 to it is measured
+        but 1 (it reorders the top k only and cannot change recall@k).
     max_bytes : int, optional
         Largest RAM bytes per vector of the codes.
     min_qps : float, optional
@@ -185,8 +198,11 @@ def plan(
     progress : bool
         Show a rich progress bar on stderr.
     confidence : float in (0, 1)
-        Level of the bootstrap recall CI; a candidate meets the target when the lower end
-        of its CI does.
+        Level of the bootstrap recall CI (reported), and of the acceptance rule's
+        one-sided test on the confirming half of the queries: a point is accepted when
+        its mean recall on the choosing half reaches the target and its mean on the
+        confirming half is within ``z`` standard errors of it, ``z`` the normal quantile
+        of ``confidence`` (1.645 at 0.95). See :func:`~lowdim.plan.acceptance`.
     n_holdout : int
         Queries to hold out when none are given.
     train_size : int
@@ -200,12 +216,22 @@ def plan(
         compete), so re-measure the recommendation with ``lowdim bench`` on the whole data.
     cache : PlanCache, optional
         Reuse measurements across calls on the same data (to sweep targets or budgets).
+    faiss : bool
+        Also measure FAISS's frontier on the same data (``Plan.faiss``, ``faiss_best``,
+        ``ratio``); where FAISS's smallest accepted configuration is smaller, its lowdim
+        spec is measured too and can be recommended. False skips it (faster, no comparison).
+    verify : {"faiss", "qdrant", "pgvector"}, optional
+        Prove the recommendation's export on that real engine: build it there on this
+        corpus, run the plan's queries, and raise the engine's knobs until the target is
+        met or they run out (:func:`~lowdim.plan.verify_export`, ``lowdim[engines]``);
+        the report is ``Plan.verified``.
 
     Returns
     -------
     Plan
         ``recommended`` (None when nothing meets the target: see ``best`` and
-        ``infeasible_message()``), every measured candidate, the Pareto front, warnings.
+        ``infeasible_message()``), the failing step below it (``recommended_below``), its
+        acceptance ``margin``, every measured candidate, the Pareto front, warnings.
 
     Examples
     --------
@@ -228,8 +254,9 @@ def plan(
     train_size = check_positive_int(train_size, "train_size", owner="plan", minimum=2)
     if sample is not None:
         sample = check_positive_int(sample, "sample", owner="plan", minimum=1000)
-    if isinstance(confidence, bool) or not (isinstance(confidence, (int, float)) and 0.0 < confidence < 1.0):
-        raise ParameterError(f"The 'confidence' parameter of plan must be a number in (0, 1). Got {confidence!r}.")
+    z = margin_z(confidence)
+    if verify is not None:
+        verify = check_choice(verify, ENGINES, "verify", owner="plan")
     if cache is not None and not isinstance(cache, PlanCache):
         raise ParameterError(f"The 'cache' parameter of plan must be a PlanCache or None. Got {type(cache).__name__}.")
     factors = rerank_factors(max_rerank)
@@ -241,26 +268,37 @@ def plan(
     if cache is not None:
         cache.bind(fingerprint(corpus, inputs.queries, inputs.gt, (k, metric, seed, confidence, train_size, inputs.source)))
         state = cache.state
-    notes = [f"queries: {len(inputs.queries)}, {inputs.source}"]
+    nq = len(inputs.queries)
+    halves = split_queries(nq, seed)
+    notes = [f"queries: {nq}, {inputs.source}"]
     if inputs.sampled_from is not None:
         notes.append(
             f"corpus: a seeded sample of {sample:,} of its {inputs.sampled_from:,} rows (sample={sample}); "
             "exact neighbours computed on the sample"
         )
+    notes.append(
+        f"acceptance: mean recall@{k} >= {target:g} on {len(halves[0])} queries (a seeded half) and >= {target:g} - "
+        f"{z:.3f} x SE on the other {len(halves[1])}, which played no part in the choice"
+    )
 
+    timing = {}
+    t = time.perf_counter()
     if "diagnosis" not in state:
         state["diagnosis"] = diagnose(corpus, sample=min(10_000, n), seed=seed, progress=progress, name="corpus")
     dg: Diagnosis = state["diagnosis"]
+    timing["diagnosis"] = time.perf_counter() - t
+    t = time.perf_counter()
     if "gt" not in state:
         state["gt"] = ground_truth(inputs, k=k, metric=metric, progress=progress)
     gt_ids = state["gt"]
+    timing["ground truth"] = time.perf_counter() - t
     if "fits" not in state:
         rows = sample_indices(n, train_size, seed)
         train = to_float32(np.asarray(corpus[rows]))
         state["fits"] = SharedFits(train, metric=metric, seed=seed)
         state["mrl_share"] = leading_variance_share(normalize_rows(train) if metric == "cosine" else train)
     fits: SharedFits = state["fits"]
-    fitted: dict[str, Pipeline] = state.setdefault("pipelines", {})
+    shared_before = fits.shared_seconds
     n_train = len(fits.train)
     matryoshka = state["mrl_share"] >= MATRYOSHKA_SHARE
     notes.append(
@@ -277,119 +315,110 @@ def plan(
         dims_99=dg.dims_99,
         matryoshka=matryoshka,
     )
-    queue = generate_candidates(d, max_bytes=max_bytes, **kwargs)
-    if not queue:
+    steps = generate_candidates(d, max_bytes=max_bytes, **kwargs)
+    if not steps:
         smallest = generate_candidates(d, **kwargs)[0]
         raise ParameterError(
             f"The 'max_bytes' parameter of plan leaves no candidate for d={d}: got {max_bytes}, but the smallest "
             f"code proposed here, {smallest.spec}, takes {smallest.ram_bytes} B/vector."
         )
+    search = LadderSearch(steps, d=d, n_train=n_train, target=target)
+    skipped_factor = f"; factor {SKIPPED_FACTOR[0]} is not measured: {SKIPPED_FACTOR[1]}" if max_rerank >= 1 else ""
     notes.append(
-        f"{len(queue)} candidate specs x rerank factors {', '.join(map(str, factors))}; "
-        f"fitted on {n_train} rows (PQ on {min(n_train, PQ_TRAIN_ROWS)}), measured cheapest first"
+        f"{len(steps)} ladder steps in {len(search.ladders)} ladders x rerank factors {', '.join(map(str, factors))}"
+        f"{skipped_factor}; fitted on {n_train} rows (PQ on {min(n_train, PQ_TRAIN_ROWS)}); a coarse sweep "
+        "cheapest first, then bisection in each ladder between its largest failing and smallest passing step"
+    )
+    session = PlanSession(
+        fits=fits,
+        corpus=corpus,
+        queries=inputs.queries,
+        gt=gt_ids,
+        halves=halves,
+        k=k,
+        metric=metric,
+        factors=factors,
+        target=target,
+        min_qps=min_qps,
+        confidence=float(confidence),
+        seed=seed,
+        max_bytes=max_bytes,
+        cache=cache,
+        fitted=state.setdefault("pipelines", {}),
     )
 
-    frontier = Frontier(target, min_qps=min_qps)
-    measured: list[Candidate] = []
-    skipped: list[tuple[str, str]] = []
-    by_base: dict[str, list[Candidate]] = {}
-    opq_from: set[str] = set()
+    phases: dict[str, int] = {}
+    with ProgressBar(progress, total=search.pending, description="plan") as bar:
+        while (cand := search.next()) is not None:
+            bar.update(f"{search.phase}: {cand.spec} ({cand.ram_bytes} B)")
+            points = session.measure(cand)
+            search.record(cand, any(p.meets_target for p in points), recall=max(p.recall for p in points))
+            phases[search.phase] = phases.get(search.phase, 0) + 1
+            bar.update(advance=1, total=len(session.by_base) + search.pending)
+    t_faiss = time.perf_counter()
+    faiss_points, faiss_best = (
+        _faiss_frontier(session, search, progress=progress, memo=state.setdefault("faiss", {})) if faiss else ([], None)
+    )
+    timing["FAISS frontier"] = time.perf_counter() - t_faiss
+    if search.opq:
+        tried = ", ".join(c.spec for _, c in sorted(search.opq.items(), reverse=True))
+        notes.append(f"OPQ tried: {tried} (next to the pq8 ladder's boundary, which came within {OPQ_GAP} of the target)")
 
-    def opq_trials() -> list[CandidateSpec]:
-        """OPQ, sparingly: at the bytes of the largest plain PQ below the frontier that came close."""
-        close = [
-            (pts[0].ram_bytes_per_vector, base)
-            for base, pts in by_base.items()
-            if pts[0].family == "pq4"
-            and base not in opq_from
-            and pts[0].ram_bytes_per_vector < frontier.best_bytes
-            and max(p.recall_ci[0] for p in pts) >= target - OPQ_GAP
-        ]
-        out = []
-        for nbytes, base in sorted(close, reverse=True):
-            if len(opq_from) >= MAX_OPQ:
-                break
-            opq_from.add(base)
-            new = opq_candidate(CandidateSpec(base, "pq4", nbytes), d, n_train=n_train)
-            if new is not None and new.spec not in by_base and all(q.spec != new.spec for q in queue):
-                out.append(new)
-        return out
-
-    with ProgressBar(progress, total=len(queue), description="plan") as bar:
-        while True:
-            if not queue and len(opq_from) < MAX_OPQ:
-                queue.extend(opq_trials())  # nothing met the target: OPQ may still reach it
-            if not queue:
-                break
-            cand = queue.pop(0)
-            if not frontier.should_measure(cand.ram_bytes):
-                skipped.append(
-                    (cand.spec, f"{cand.ram_bytes} B/vector > {frontier.best_bytes:g} B/vector of a candidate meeting the target")
-                )
-                bar.update(advance=1)
-                continue
-            if cand.family == "opq" and cand.ram_bytes >= frontier.best_bytes:
-                # OPQ is tried to reach the target in fewer bytes; at the bytes already met it could only
-                # win the tie-break, which is not worth its tens of seconds of training
-                skipped.append(
-                    (cand.spec, f"OPQ at {cand.ram_bytes} B/vector: a candidate of these bytes already meets the target")
-                )
-                bar.update(advance=1)
-                continue
-            bar.update(f"{cand.spec} ({cand.ram_bytes} B)")
-            points = cache.get(cand.spec, factors) if cache is not None else None
-            if points is None:
-                points = measure_spec(
-                    cand,
-                    fits,
-                    corpus,
-                    inputs.queries,
-                    gt_ids,
-                    k=k,
-                    factors=factors,
-                    confidence=confidence,
-                    seed=seed,
-                    fitted=fitted,
-                )
-                if cache is not None:
-                    cache.put(cand.spec, points)
-            for p in points:
-                p.meets_target = p.point.meets(target, min_qps)
-                frontier.add(p.point)
-            measured.extend(points)
-            by_base[cand.spec] = points
-            bar.update(advance=1)
-            if frontier.met and len(opq_from) < MAX_OPQ:
-                added = opq_trials()
-                if added:
-                    queue = sorted(queue + added, key=lambda x: x.order_key)
-                    bar.update(total=len(by_base) + len(skipped) + len(queue))
-
-    if opq_from:
-        notes.append(f"OPQ tried at the bytes of {', '.join(sorted(opq_from))}, which came within {OPQ_GAP} of the target")
+    measured = session.measured
+    while True:
+        idx = recommend([c.point for c in measured], target, min_qps=min_qps)
+        rec = measured[idx] if idx is not None else None
+        step = search.below(rec.base) if rec is not None else None
+        if step is None or step.spec in session.by_base or step.family == "opq":
+            break
+        # a recommendation from outside the bisection (FAISS's spec): its step below is measured too
+        points = session.measure(step)
+        search.record(step, any(p.meets_target for p in points), recall=max(p.recall for p in points))
     fronts = pareto_front([c.point for c in measured])
-    idx = recommend([c.point for c in measured], target, min_qps=min_qps)
-    rec = measured[idx] if idx is not None else None
+    below = None
     codec = None
     if rec is not None:
+        below = session.point(step.spec, rec.rerank) if step is not None else None
+        if below is None and rec.family == "opq":
+            why = [f"{spec}: {reason}" for spec, reason in search.opq_skipped if reason.startswith("OPQ: plain")]
+            if why:
+                notes.append(f"the OPQ step below the recommendation was not fitted ({'; '.join(why)})")
         # the very codec the recommendation was measured with (refitted only after a cache hit:
         # the fit is seeded, so it is the same codec)
-        base = fitted.get(rec.base) or fits.pipeline(rec.base)
+        base = session.fitted.get(rec.base) or fits.pipeline(rec.base)
         codec = base.with_rerank(rec.rerank)
+    ratio: float | None = None
+    if rec is not None and faiss_best is not None and faiss_best.code_bytes > 0:
+        ratio = rec.ram_bytes_per_vector / float(faiss_best.code_bytes)
     warns = _warnings(
         dg,
-        n_queries=len(inputs.queries),
+        n_queries=nq,
         k=k,
         recommended=rec,
-        pq8_measured=any(c.base.endswith("x8") for c in measured),
-        pq4_measured=any(c.base.endswith("x4") for c in measured),
+        pq8_measured=any(c.family in ("pq8", "opq") for c in measured),
+        pq4_measured=any(c.family == "pq4" for c in measured),
         n_train=n_train,
         held_out=inputs.held_out is not None,
         sampled_from=inputs.sampled_from,
         n=n,
     )
+    verified = None
+    if verify is not None and rec is not None:
+        t = time.perf_counter()
+        verified = verify_export(
+            rec.spec, verify, corpus, inputs.queries, gt_ids, k=k, metric=metric, target=target, d=d, progress=progress
+        )
+        timing[f"verify on {verify}"] = time.perf_counter() - t
     seconds = time.perf_counter() - t_start
-    notes.append(f"{len(measured) // max(len(factors), 1)} specs measured, {len(skipped)} skipped, in {seconds:.0f} s")
+    n_specs = len(session.by_base)
+    by_phase = ", ".join(f"{v} {k}" for k, v in phases.items())
+    skipped = search.skipped()
+    notes.append(f"{n_specs} specs measured ({by_phase}), {len(skipped)} ladder steps skipped, in {seconds:.0f} s")
+    shared = fits.shared_seconds - shared_before  # spent inside the fits of the specs that needed them first
+    timing["shared fits (PCA, rotations)"] = shared
+    timing.update({"other fits": max(session.seconds["fit"] - shared, 0.0), "encoding": session.seconds["encode"]})
+    timing["scans, rerank and QPS timing"] = session.seconds["search"]
+    notes.append("time: " + ", ".join(f"{name} {v:.1f} s" for name, v in timing.items() if v >= 0.05))
     return Plan(
         target_recall=target,
         k=k,
@@ -401,7 +430,7 @@ def plan(
         seed=seed,
         n=n,
         d=d,
-        n_queries=len(inputs.queries),
+        n_queries=nq,
         queries_source=inputs.source,
         recommended=rec,
         candidates=measured,
@@ -413,4 +442,79 @@ def plan(
         seconds=seconds,
         dataset=inputs.name,
         codec=codec,
+        recommended_below=below,
+        margin=None if rec is None else rec.margin,
+        margin_z=z,
+        query_split=(len(halves[0]), len(halves[1])),
+        faiss=faiss_points,
+        faiss_best=faiss_best,
+        ratio=ratio,
+        verified=verified,
     )
+
+
+def _faiss_frontier(
+    session: PlanSession,
+    search: LadderSearch,
+    *,
+    progress: bool = False,
+    memo: dict[str, Any] | None = None,
+    measure: Any = measure_faiss_frontier,
+) -> tuple[list[Any], Any]:
+    """FAISS's frontier on the plan's data, judged by the plan's rule; a smaller accepted config measured as lowdim's.
+
+    ``measure`` is :func:`~lowdim.plan._faiss.measure_faiss_frontier` (tests pass a fake). It is called with ``session.faiss_inputs()`` (the shared fits'
+    training sample, the corpus, the queries, their ground truth, the halves' rows, ``k``,
+    ``metric``, the rerank factors, ``max_bytes``, the seed) and returns points with
+    ``name``, ``code_bytes``, ``rerank``, ``recall``, ``qps``, ``spec`` and per-query recalls
+    ``recall_per_query`` (nq,) over the plan's queries, which :meth:`PlanSession.verdict`
+    judges exactly as lowdim's candidates (``recall_choose``, ``recall_confirm`` and
+    ``margin`` are set on the points that have those fields).
+
+    When FAISS's smallest accepted point takes fewer code bytes than every accepted lowdim
+    point, its ``spec`` (the lowdim spec of the same or the nearest codec) is measured as a
+    lowdim candidate, so the recommendation can adopt it.
+
+    Returns
+    -------
+    (points, best) : every FAISS point, and the accepted one with the fewest code bytes (or None).
+    """
+    inputs = session.faiss_inputs()
+    ours = [c.ram_bytes_per_vector for c in session.measured if c.meets_target]
+    points = list(
+        measure(
+            inputs["train"],
+            inputs["corpus"],
+            inputs["queries"],
+            inputs["gt"],
+            k=inputs["k"],
+            metric=inputs["metric"],
+            factors=inputs["factors"],
+            max_bytes=inputs["max_bytes"],
+            seed=inputs["seed"],
+            accept=lambda p: session.accepts(p.recall_per_query, p.qps),
+            fits=session.fits,
+            progress=progress,
+            memo=memo,
+            bound=int(min(ours)) if ours else None,
+            prior=lambda factory: _lowdim_verdict(session, faiss_spec(factory, session.d)[0]),
+        )
+    )
+    ok = []
+    for p in points:
+        v = session.verdict(p.recall_per_query)
+        for name, value in (("recall_choose", v.recall_choose), ("recall_confirm", v.recall_confirm), ("margin", v.margin)):
+            if hasattr(p, name):
+                setattr(p, name, value)
+        if v.accepted and (session.min_qps is None or p.qps >= session.min_qps):
+            ok.append(p)
+    best = min(ok, key=lambda p: (p.code_bytes, p.rerank, -p.recall, p.name)) if ok else None
+    if best is not None and (not ours or best.code_bytes < min(ours)):
+        session.measure_spec(best.spec, steps=search.steps, why=f"FAISS's {best.name} reaches the target in {best.code_bytes} B")
+    return points, best
+
+
+def _lowdim_verdict(session: PlanSession, spec: str) -> bool | None:
+    """Whether the plan accepted ``spec`` at some measured factor, or None when it did not measure it."""
+    points = session.by_base.get(spec)
+    return None if not points else any(c.meets_target for c in points)

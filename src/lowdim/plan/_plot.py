@@ -11,7 +11,8 @@ __all__ = ["plot_plan"]
 
 def plot_plan(plan: Any, path: str | Path, *, others: Sequence[tuple[str, float, float]] = (), title: str = "") -> Path:
     """Write a PNG of ``plan``: every measured point (colour = rerank factor), the Pareto front
-    as a labelled step line, the target as a dashed line and the recommendation as a star.
+    as a labelled step line, the target as a dashed line, the recommendation as a star and the
+    failing step below it in its ladder as a cross.
 
     Parameters
     ----------
@@ -19,7 +20,9 @@ def plot_plan(plan: Any, path: str | Path, *, others: Sequence[tuple[str, float,
     path : str or Path
         Where the PNG goes (its folder must exist).
     others : sequence of (label, ram_bytes_per_vector, recall), optional
-        Extra points to draw for comparison (e.g. FAISS configurations), as grey squares.
+        Extra points to draw for comparison, as orange squares. By default the plan's own
+        FAISS points (``plan.faiss``: code bytes, recall), FAISS's smallest reaching the
+        target circled.
     title : str, optional
 
     Returns
@@ -45,12 +48,30 @@ def plot_plan(plan: Any, path: str | Path, *, others: Sequence[tuple[str, float,
             alpha=0.7,
             label=f"rerank {f}" if f else "no rerank",
         )
+    faiss_best = None
+    if not others and getattr(plan, "faiss", None):
+        get = lambda p, name: p[name] if isinstance(p, dict) else getattr(p, name)  # noqa: E731
+        others = [(get(p, "name"), get(p, "code_bytes"), get(p, "recall")) for p in plan.faiss]
+        if plan.faiss_best is not None:
+            faiss_best = (get(plan.faiss_best, "name"), get(plan.faiss_best, "code_bytes"), get(plan.faiss_best, "recall"))
+    if faiss_best is not None:
+        ax.scatter(
+            [faiss_best[1]],
+            [faiss_best[2]],
+            marker="o",
+            s=160,
+            facecolors="none",
+            edgecolors="tab:orange",
+            linewidths=2,
+            zorder=5,
+            label=f"FAISS smallest meeting the target: {faiss_best[0]}",
+        )
     if others:
         from ._pareto import Point, pareto_front
 
         ax.scatter([o[1] for o in others], [o[2] for o in others], marker="s", s=22, color="tab:orange", alpha=0.7, label="FAISS")
         # label only the others' own front: the rest would pile up on each other
-        for i in pareto_front([Point(o[1], o[2], o[2], 0.0) for o in others]):
+        for i in pareto_front([Point(o[1], o[2]) for o in others]):
             label, x, y = others[i]
             ax.annotate(label, (x, y), textcoords="offset points", xytext=(3, -9), fontsize=6, color="tab:orange")
     if plan.pareto:
@@ -66,6 +87,17 @@ def plot_plan(plan: Any, path: str | Path, *, others: Sequence[tuple[str, float,
         ax.errorbar([r.ram_bytes_per_vector], [r.recall], yerr=[[r.recall - lo], [hi - r.recall]], color="tab:red", capsize=3)
         ax.scatter(
             [r.ram_bytes_per_vector], [r.recall], marker="*", s=220, color="tab:red", zorder=5, label=f"recommended: {r.spec}"
+        )
+    b = getattr(plan, "recommended_below", None)
+    if b is not None:
+        ax.scatter(
+            [b.ram_bytes_per_vector],
+            [b.recall],
+            marker="X",
+            s=90,
+            color="tab:red",
+            zorder=5,
+            label=f"step below (fails): {b.spec}",
         )
     ax.set_xscale("log")
     from matplotlib.ticker import FuncFormatter

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..diagnose import Diagnosis
 from ..exceptions import FileFormatError, LowdimError
@@ -40,8 +43,9 @@ class Plan:
     queries_source : str
         Where the queries came from ("given (queries.npy)", "held out: 1000 corpus rows ...").
     recommended : Candidate or None
-        Fewest RAM bytes among the candidates meeting the target (lower CI bound >= target,
-        QPS >= min_qps), ties to the higher QPS; None when none does.
+        Fewest RAM bytes among the candidates meeting the target (the acceptance rule on
+        the two query halves, and QPS >= min_qps); ties to fewer disk reads, then higher
+        recall, then a fixed family/spec order. None when none meets the target.
     candidates : list of Candidate
         Every measured (spec, rerank factor) point, in measurement order.
     pareto : list of Candidate
@@ -63,6 +67,29 @@ class Plan:
         None when nothing is recommended, or for a plan read from JSON without its codec file.
     diagnosis_summary : dict or None
         Intrinsic dimension, variance widths and the like (what ``to_dict`` writes).
+    recommended_below : Candidate or None
+        The step below the recommendation in its ladder, at the same rerank factor:
+        measured, and failing the target (None when the recommendation is its ladder's
+        smallest step, or nothing is recommended).
+    margin : float or None
+        The recommendation's acceptance margin: its confirming half may fall this far
+        below the target (``margin_z`` standard errors of its mean).
+    margin_z : float
+        ``z`` of the margin: the one-sided normal quantile of ``confidence``.
+    query_split : (int, int)
+        Queries in the choosing and in the confirming half.
+    faiss : list of FaissPoint
+        FAISS's configurations measured on the same data, sample and queries, each at
+        every rerank factor, judged by the same acceptance rule (empty with ``faiss=False``;
+        dicts when read from JSON).
+    faiss_best : FaissPoint or None
+        FAISS's smallest accepted configuration (fewest code bytes, then fewer disk reads).
+    ratio : float or None
+        The recommendation's RAM bytes over ``faiss_best``'s code bytes (<= 1: lowdim's
+        is no larger).
+    verified : VerifyReport or None
+        The export built and measured in the real engine (``plan(..., verify=engine)``;
+        a dict when read from JSON).
     """
 
     target_recall: float
@@ -88,6 +115,14 @@ class Plan:
     dataset: str = ""
     codec: Pipeline | None = field(default=None, repr=False)
     diagnosis_summary: dict[str, Any] | None = None
+    recommended_below: Candidate | None = None
+    margin: float | None = None
+    margin_z: float = 1.6448536269514722
+    query_split: tuple[int, int] = (0, 0)
+    faiss: list[Any] = field(default_factory=list)
+    faiss_best: Any = None
+    ratio: float | None = None
+    verified: Any = None
 
     @property
     def feasible(self) -> bool:
@@ -110,7 +145,7 @@ class Plan:
             limits += f", min_qps={self.min_qps:g}"
         msg = (
             f"no candidate reaches recall@{self.k} >= {self.target_recall:g} "
-            f"(lower end of the {self.confidence:.0%} CI) within {limits}"
+            f"(mean on the choosing half of the queries, within {self.margin_z:.3f} SE on the confirming half) within {limits}"
         )
         b = self.best
         if b is not None:
@@ -158,6 +193,10 @@ class Plan:
             "queries_source": self.queries_source,
             "feasible": self.feasible,
             "recommended": None if self.recommended is None else self.recommended.to_dict(),
+            "recommended_below": None if self.recommended_below is None else self.recommended_below.to_dict(),
+            "margin": self.margin,
+            "margin_z": self.margin_z,
+            "query_split": {"choose": int(self.query_split[0]), "confirm": int(self.query_split[1])},
             "best_achievable": None if self.best is None else self.best.to_dict(),
             "candidates": [c.to_dict() for c in self.candidates],
             "pareto": [c.to_dict() for c in self.pareto],
@@ -166,6 +205,10 @@ class Plan:
             "notes": list(self.notes),
             "diagnosis": diag,
             "seconds": self.seconds,
+            "faiss": [_point_dict(p) for p in self.faiss],
+            "faiss_best": None if self.faiss_best is None else _point_dict(self.faiss_best),
+            "ratio": self.ratio,
+            "verified": None if self.verified is None else _point_dict(self.verified),
         }
 
     def write_json(self, path: str | Path) -> Path:
@@ -219,6 +262,8 @@ class Plan:
             candidates = [Candidate.from_dict(c) for c in doc["candidates"]]
             rec = None if doc.get("recommended") is None else Candidate.from_dict(doc["recommended"])
             pareto = [Candidate.from_dict(c) for c in doc.get("pareto", [])]
+            below = doc.get("recommended_below")
+            split = doc.get("query_split") or {}
             plan = cls(
                 target_recall=float(doc["target_recall"]),
                 k=int(doc["k"]),
@@ -241,6 +286,14 @@ class Plan:
                 seconds=float(doc.get("seconds", 0.0)),
                 dataset=str(doc.get("dataset", "")),
                 diagnosis_summary=doc.get("diagnosis"),
+                recommended_below=None if below is None else Candidate.from_dict(below),
+                margin=None if doc.get("margin") is None else float(doc["margin"]),
+                margin_z=float(doc.get("margin_z", 1.6448536269514722)),
+                query_split=(int(split.get("choose", 0)), int(split.get("confirm", 0))),
+                faiss=list(doc.get("faiss") or []),
+                faiss_best=doc.get("faiss_best"),
+                ratio=None if doc.get("ratio") is None else float(doc["ratio"]),
+                verified=doc.get("verified"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise FileFormatError(f"plan file {path} is incomplete or damaged ({type(exc).__name__}: {exc})") from None
@@ -262,8 +315,55 @@ class Plan:
             return self.infeasible_message()
         lo, hi = r.recall_ci
         reads = f", reranking {r.rerank * self.k} full vectors per query from disk" if r.rerank else ""
+        halves = ""
+        if r.recall_choose is not None and r.recall_confirm is not None and r.margin is not None:
+            halves = (
+                f" (choosing half {r.recall_choose:.4f}, confirming half {r.recall_confirm:.4f} >= "
+                f"{self.target_recall:g} - margin {r.margin:.4f})"
+            )
         return (
             f"{r.spec}: {r.ram_bytes_per_vector} B/vector in RAM ({4 * self.d / r.ram_bytes_per_vector:.0f}x smaller "
-            f"than float32), recall@{self.k} {r.recall:.4f} [{lo:.4f}, {hi:.4f}] on {self.n_queries} queries, "
+            f"than float32), recall@{self.k} {r.recall:.4f} [{lo:.4f}, {hi:.4f}] on {self.n_queries} queries{halves}, "
             f"{r.qps_batch:,.0f} QPS (1 thread, batch){reads}"
         )
+
+    def faiss_summary(self) -> str | None:
+        """FAISS's smallest configuration reaching the target in the same run, and the ratio, in one sentence (None: not measured)."""
+        if not self.faiss:
+            return None
+        fb = self.faiss_best
+        budget = f"rerank <= {self.max_rerank}"
+        if fb is None:
+            return f"FAISS: no configuration measured reaches the target at {budget}"
+        get = fb.get if isinstance(fb, dict) else lambda name: getattr(fb, name)
+        ratio = f"; lowdim / FAISS bytes: {self.ratio:.2f}" if self.ratio is not None else ""
+        return (
+            f"FAISS's smallest reaching the target at {budget}: {get('name')}, {get('code_bytes')} B/vector of codes, "
+            f"recall@{self.k} {get('recall'):.4f}, {get('qps'):,.0f} QPS (lowdim spec {get('spec')}){ratio}"
+        )
+
+    def below_summary(self) -> str | None:
+        """The failing step below the recommendation in one sentence, or None."""
+        b, r = self.recommended_below, self.recommended
+        if b is None or r is None:
+            return None
+        halves = ""
+        if b.recall_choose is not None and b.recall_confirm is not None:
+            halves = f" (choosing half {b.recall_choose:.4f}, confirming half {b.recall_confirm:.4f})"
+        return (
+            f"{b.spec}, the step below in the {b.ladder or b.family} ladder: {b.ram_bytes_per_vector} B/vector, "
+            f"recall@{self.k} {b.recall:.4f}{halves}: misses the target"
+        )
+
+
+def _point_dict(p: Any) -> Any:
+    """A FAISS point (or any point) as JSON data: its ``to_dict()``, else its fields without arrays, or itself (a dict)."""
+    if hasattr(p, "to_dict"):
+        return p.to_dict()
+    if dataclasses.is_dataclass(p) and not isinstance(p, type):
+        fields = {f.name: getattr(p, f.name) for f in dataclasses.fields(p)}
+    elif hasattr(p, "__dict__"):
+        fields = dict(vars(p))
+    else:
+        return p
+    return {k: v for k, v in fields.items() if not isinstance(v, np.ndarray)}
