@@ -351,8 +351,7 @@ def plan(
     with ProgressBar(progress, total=search.pending, description="plan") as bar:
         while (cand := search.next()) is not None:
             bar.update(f"{search.phase}: {cand.spec} ({cand.ram_bytes} B)")
-            points = session.measure(cand)
-            search.record(cand, any(p.meets_target for p in points), recall=max(p.recall for p in points))
+            _measure_step(session, search, cand)
             phases[search.phase] = phases.get(search.phase, 0) + 1
             bar.update(advance=1, total=len(session.by_base) + search.pending)
     t_faiss = time.perf_counter()
@@ -372,8 +371,7 @@ def plan(
         if step is None or step.spec in session.by_base or step.family == "opq":
             break
         # a recommendation from outside the bisection (FAISS's spec): its step below is measured too
-        points = session.measure(step)
-        search.record(step, any(p.meets_target for p in points), recall=max(p.recall for p in points))
+        _measure_step(session, search, step)
     fronts = pareto_front([c.point for c in measured])
     below = None
     codec = None
@@ -512,6 +510,12 @@ def _faiss_frontier(
     if best is not None and (not ours or best.code_bytes < min(ours)):
         session.measure_spec(best.spec, steps=search.steps, why=f"FAISS's {best.name} reaches the target in {best.code_bytes} B")
     return points, best
+
+
+def _measure_step(session: PlanSession, search: LadderSearch, cand: Any) -> None:
+    """Measure ``cand`` at every factor and tell the ladder search whether some factor passed, and its best recall."""
+    points = session.measure(cand)
+    search.record(cand, any(p.meets_target for p in points), recall=max(p.recall for p in points))
 
 
 def _lowdim_verdict(session: PlanSession, spec: str) -> bool | None:
