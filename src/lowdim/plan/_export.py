@@ -122,7 +122,7 @@ def faiss_factory(spec: SpecLike, d: int) -> tuple[str, list[str]]:
     Examples
     --------
     >>> faiss_factory("opq48/pq48x8+rerank4", 384)[0]
-    'OPQ48,PQ48,RFlat'
+    'OPQ48,PQ48np,RFlat'
     >>> faiss_factory("pca128/rbq2", 384)[0]
     'PCA128,RaBitQ2'
     """
