@@ -34,7 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "server": {"store", "spec", "encoders", "private"},
     "private": set(),
 }
-SHARED = {"arrays", "validation", "exceptions", "_progress", "_version", "_npyheader"}
+SHARED = {"arrays", "validation", "exceptions", "_progress", "_version", "_npyheader", "_npzfile"}
 
 
 def _sources() -> list[Path]:

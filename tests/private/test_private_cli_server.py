@@ -132,7 +132,7 @@ def test_served_summaries_answer_as_in_python(files, tmp_path) -> None:
         assert schema["paths"]["/summaries/{name}/query"]["post"]["parameters"][0]["schema"]["enum"] == ["dist"]
         # the Client: remote summaries read like local ones (batches split at max_batch)
         remote = Client(http=http).summary("dist")
-        np.testing.assert_allclose(remote.query(Q).sums, s.query(Q).sums)
+        np.testing.assert_allclose(remote.query(Q).sums, s.query(Q).sums, rtol=1e-5)  # batches split: BLAS sums in another order
         assert remote.record_ == s.record_
         with pytest.raises(DimensionError):
             remote.query(Q[:, :3])

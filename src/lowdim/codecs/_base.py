@@ -17,10 +17,8 @@ exports ask them instead of matching keywords.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import zipfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._npzfile import read_npz_file, write_npz_file
 from ..exceptions import FileFormatError, NotFittedError, ParameterError, SpecError
 from ..validation import check_embeddings
 
@@ -93,39 +92,12 @@ class FaissEquivalent:
 
 def write_npz(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
     """Write ``arrays`` and a JSON ``meta`` header to ``path`` atomically (temp file + rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    header = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
-    with open(tmp, "wb") as fh:
-        np.savez(fh, __meta__=header, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
-    return path
+    return write_npz_file(path, meta, arrays)
 
 
 def read_npz(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read a file written by :func:`write_npz`; any damage is a one-line :class:`FileFormatError`."""
-    path = Path(path)
-    if not path.exists():
-        raise FileFormatError(f"codec file {path} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
-        raise FileFormatError(
-            f"codec file {path} is truncated or corrupt ({type(exc).__name__}: {exc}); expected a lowdim .npz codec file"
-        ) from None
-    if "__meta__" not in arrays:
-        raise FileFormatError(f"codec file {path} has no lowdim header; expected a file written by Codec.save")
-    try:
-        meta = json.loads(arrays.pop("__meta__").tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FileFormatError(f"codec file {path} has a corrupt header: {exc}") from None
-    version = meta.get("format_version")
-    if version != FORMAT_VERSION:
-        raise FileFormatError(f"codec file {path} has format version {version}; this lowdim reads version {FORMAT_VERSION}")
-    return meta, arrays
+    return read_npz_file(path, what="codec file", version=FORMAT_VERSION, writer="Codec.save (a lowdim .npz codec file)")
 
 
 def width_at_most(keyword: str, n: int, d: int, whole: str | None) -> None:

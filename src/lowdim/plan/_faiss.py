@@ -54,7 +54,7 @@ from ..search import rerank_exact
 from ..spec import parse_spec
 from ..validation import as_float_rows, check_embeddings, check_k, check_metric, check_positive_int
 from ._faiss_build import BINARY_FACTORY, FAST_DSUB, BuiltIndex
-from ._inputs import _check_gt
+from ._inputs import check_gt
 
 __all__ = ["FaissPoint", "measure_faiss_frontier", "faiss_smallest", "faiss_configs", "faiss_spec", "BINARY_FACTORY"]
 
@@ -396,7 +396,7 @@ def measure_faiss_frontier(
     corpus = as_float_rows(corpus, name="corpus")
     n, d = corpus.shape
     Q = check_embeddings(queries, n_features=d, name="queries", what="the corpus")
-    truth = _check_gt(gt, len(Q), n, k)
+    truth = check_gt(gt, len(Q), n, k)
     X = _train_rows(train, d, metric)
     if k * max(max(fs), 1) > n:
         raise ParameterError(f"k={k} times the largest factor {max(fs)} exceeds the corpus's {n} rows; pass smaller factors")

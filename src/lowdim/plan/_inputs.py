@@ -80,17 +80,23 @@ def _load_path(path: Path) -> tuple[np.ndarray, Dataset | None, str]:
     return read_vectors(path), None, path.name.split(".")[0]
 
 
-def _check_gt(gt: Any, nq: int, n: int, k: int) -> np.ndarray:
+def check_gt(gt: Any, nq: int, n: int, k: int) -> np.ndarray:
+    """The true top-``k`` corpus rows per query from ``gt`` (n_queries, >= k), checked; -1 pads short rows."""
     arr = np.asarray(gt)
     if arr.dtype.kind not in "iu":
         raise DTypeError(f"gt has dtype {arr.dtype}; expected integer corpus row ids of shape (n_queries, >= k)")
     if arr.ndim != 2 or arr.shape[0] != nq:
         raise DimensionError(f"gt has shape {arr.shape}; expected ({nq}, >= {k}), one row per query")
     if arr.shape[1] < k:
-        raise DimensionError(f"gt has {arr.shape[1]} neighbours per query, fewer than k={k}; pass k <= {arr.shape[1]}")
-    if arr.size and int(arr.max()) >= n:
-        raise ValidationError(f"gt holds id {int(arr.max())}, but the corpus has only {n} rows")
-    return arr[:, :k].astype(np.int64)
+        raise DimensionError(
+            f"gt has shape {arr.shape}; expected ({nq}, >= {k}): {arr.shape[1]} neighbours per query, "
+            f"fewer than k={k}; pass k <= {arr.shape[1]}"
+        )
+    top = arr[:, :k]
+    bad = top[(top < -1) | (top >= n)]
+    if bad.size:
+        raise ValidationError(f"gt holds id {int(bad[0])}, outside [0, {n}) of the corpus (-1 pads short rows)")
+    return top.astype(np.int64)
 
 
 def resolve_inputs(
@@ -145,7 +151,7 @@ def resolve_inputs(
     sampled_from = None
     if Q is not None:
         Q = check_embeddings(Q, n_features=d, name="queries", what="the corpus")
-        G = _check_gt(G, len(Q), n, k) if G is not None else None
+        G = check_gt(G, len(Q), n, k) if G is not None else None
     if sample is not None and n > sample:
         rows = sample_indices(n, sample, seed)
         corpus, sampled_from, G = np.asarray(corpus[rows]), n, None

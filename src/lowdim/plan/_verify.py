@@ -47,10 +47,11 @@ import numpy as np
 
 from .._progress import ProgressBar
 from ..eval import MissingDependencyError, recall_at_k
-from ..exceptions import LowdimError, ParameterError, ValidationError
+from ..exceptions import LowdimError, ParameterError
 from ..spec import SpecLike, parse_spec
 from ..validation import check_choice, check_embeddings, check_k, check_metric, check_positive_int
 from ._export import ENGINES, EngineSettings, export_config
+from ._inputs import check_gt
 from ._verify_engines import ENGINE_CLASSES, EngineVectors, engine_vectors
 
 __all__ = ["VerifyReport", "KnobStep", "EngineError", "verify_export"]
@@ -184,18 +185,6 @@ def _check_target(target: Any) -> float | None:
     return float(target)
 
 
-def _check_gt(gt: Any, n_queries: int, n: int, k: int) -> np.ndarray:
-    arr = np.asarray(gt)
-    if arr.dtype.kind not in "iu":
-        raise ValidationError(f"gt has dtype {arr.dtype}; expected integer row numbers of the true neighbours (n_queries, >= k)")
-    if arr.ndim != 2 or arr.shape[0] != n_queries or arr.shape[1] < k:
-        raise ValidationError(f"gt has shape {arr.shape}; expected ({n_queries}, >= {k}): the true top-k row numbers per query")
-    top = arr[:, :k]
-    if top.size and (top.min() < -1 or top.max() >= n):
-        raise ValidationError(f"gt holds row numbers outside [0, {n}) of the corpus (-1 is padding)")
-    return top.astype(np.int64)
-
-
 def verify_export(
     spec: SpecLike,
     engine: str,
@@ -268,7 +257,7 @@ def verify_export(
     X = check_embeddings(corpus, n_features=d, name="corpus", what="the export")
     n, width = X.shape
     Q = check_embeddings(queries, n_features=width, name="queries", what=f"the corpus ({n} x {width})")
-    truth = _check_gt(gt, len(Q), n, k)
+    truth = check_gt(gt, len(Q), n, k)
     if k > n:
         raise ParameterError(f"The 'k' parameter of verify_export must be at most the corpus size {n}. Got {k}.")
     settings = export_config(spec, engine, d=width, metric=metric, k=k)
