@@ -1,7 +1,10 @@
-"""Search: scan kernels over compact codes, exact scans of full vectors, top-k, exact rerank."""
+"""Search: scan kernels over compact codes, exact scans of full vectors, top-k, exact rerank, IVF over codes."""
 
 from ._exact import exact_knn
+from ._hnsw_codes import CodeGraph
 from ._index import CodeIndex, SearchResult, rerank_exact, search
+from ._ivf import IdFilter, IVFIndex, IVFStats
+from ._order import ORDERS, insertion_order, local_intrinsic_dimension
 from ._scanners import (
     DecodeScanner,
     FaissCodesScanner,
@@ -15,6 +18,13 @@ from ._topk import merge_topk, pad_value, topk
 
 __all__ = [
     "CodeIndex",
+    "CodeGraph",
+    "ORDERS",
+    "insertion_order",
+    "local_intrinsic_dimension",
+    "IVFIndex",
+    "IVFStats",
+    "IdFilter",
     "exact_knn",
     "SearchResult",
     "search",

@@ -20,9 +20,22 @@ from dataclasses import dataclass
 from ..codecs import CODECS, REGISTERED, Codec, FaissEquivalent, Quantizer, Transform, codec_class
 from ..exceptions import ParameterError, SpecError
 
-__all__ = ["StageSpec", "Spec", "parse_spec", "bytes_per_vector", "SpecLike", "VALID_PIECES"]
+__all__ = [
+    "StageSpec",
+    "Spec",
+    "IndexSpec",
+    "parse_spec",
+    "parse_index_spec",
+    "bytes_per_vector",
+    "SpecLike",
+    "VALID_PIECES",
+    "ID_BYTES",
+]
 
 _RERANK = re.compile(r"rerank(\d+)")
+_INDEX = re.compile(r"(ivf)(\d+)")
+#: bytes of the int64 id an index keeps per vector beside its code
+ID_BYTES = 8
 
 VALID_PIECES = (
     ", ".join(c.synopsis for c in REGISTERED if c.kind == "transform")
@@ -250,6 +263,11 @@ def parse_spec(spec: SpecLike) -> Spec:
             raise SpecError(f"rerank factor in spec '{whole}' must be >= 1; got {rerank}")
         text = body
     pieces = text.split("/")
+    if _INDEX.fullmatch(pieces[0]):
+        raise SpecError(
+            f"'{pieces[0]}' in spec '{whole}' is an index, not a codec stage: parse the whole string with "
+            f"parse_index_spec, and give a codec only the part after the first '/'"
+        )
     transforms: list[StageSpec] = []
     quantizer: StageSpec | None = None
     for piece in pieces:
@@ -273,16 +291,99 @@ def parse_spec(spec: SpecLike) -> Spec:
     return Spec(tuple(transforms), quantizer, rerank)
 
 
-def bytes_per_vector(d: int, spec: SpecLike) -> int:
+@dataclass(frozen=True)
+class IndexSpec:
+    """A spec string with an optional index prefix: ``ivf<nlist>/<codec spec>``.
+
+    Attributes
+    ----------
+    kind : str
+        ``"ivf"`` (inverted file over the codes) or ``"flat"`` (no prefix: a linear scan).
+    params : dict
+        ``{"nlist": 1024}`` for ``ivf1024``; empty for ``"flat"``.
+    codec : Spec
+        The codec spec, parsed exactly as :func:`parse_spec` parses it.
+
+    Examples
+    --------
+    >>> s = parse_index_spec("ivf1024/pq96x4+rerank10")
+    >>> s.kind, s.params, s.codec.to_spec(), s.to_spec()
+    ('ivf', {'nlist': 1024}, 'pq96x4+rerank10', 'ivf1024/pq96x4+rerank10')
+    >>> s.bytes_per_vector(384)  # 48 code bytes + the 8-byte id
+    56
+    """
+
+    kind: str
+    params: dict[str, int]
+    codec: Spec
+
+    def to_spec(self) -> str:
+        if self.kind == "flat":
+            return self.codec.to_spec()
+        return f"{self.kind}{self.params['nlist']}/{self.codec.to_spec()}"
+
+    def __str__(self) -> str:
+        return self.to_spec()
+
+    def bytes_per_vector(self, d: int) -> int:
+        """RAM bytes per vector: the code, plus the int64 id an IVF list keeps with it.
+
+        The coarse centroids (nlist × d × 4 bytes in all) are not counted: they do not grow
+        with the collection.
+        """
+        code = self.codec.bytes_per_vector(d)
+        return code + ID_BYTES if self.kind == "ivf" else code
+
+
+def parse_index_spec(spec: str | IndexSpec) -> IndexSpec:
+    """Split an index prefix (``ivf<nlist>/``) off a spec string and parse the codec spec after it.
+
+    Without a prefix the index is ``"flat"`` (a linear scan of the codes).
+
+    Examples
+    --------
+    >>> parse_index_spec("ivf256/pca128/int8+rerank4").params, parse_index_spec("int8").kind
+    ({'nlist': 256}, 'flat')
+    """
+    if isinstance(spec, IndexSpec):
+        return spec
+    if not isinstance(spec, str):
+        raise SpecError(f"a spec must be a string such as 'ivf1024/pq96x4+rerank10'; got {type(spec).__name__}")
+    text = spec.strip().lower().replace(" ", "")
+    head, sep, rest = text.partition("/")
+    m = _INDEX.fullmatch(head)
+    if m is None:
+        return IndexSpec("flat", {}, parse_spec(spec))
+    nlist = int(m.group(2))
+    if nlist < 1:
+        raise SpecError(f"'{head}' in spec '{spec}': an IVF index needs nlist >= 1; got {nlist}")
+    if not sep or not rest:
+        raise SpecError(f"'{head}' in spec '{spec}' needs a codec after it, e.g. '{head}/pq96x4+rerank10'")
+    if _INDEX.fullmatch(rest.split("/")[0]):
+        raise SpecError(f"spec '{spec}' has more than one index prefix; only one 'ivf<nlist>/' is allowed")
+    try:
+        codec = parse_spec(rest)
+    except SpecError as exc:
+        raise SpecError(f"{exc} (the codec part of index spec '{spec}')") from None
+    return IndexSpec(m.group(1), {"nlist": nlist}, codec)
+
+
+def bytes_per_vector(d: int, spec: SpecLike | IndexSpec) -> int:
     """RAM bytes per vector of ``spec`` on ``d``-dimensional input, from the string alone.
 
-    Full vectors kept on disk for ``+rerank`` are not counted (they are disk bytes).
+    Full vectors kept on disk for ``+rerank`` are not counted (they are disk bytes). An
+    ``ivf<nlist>/`` prefix adds the 8-byte int64 id each inverted list keeps per vector
+    (the centroids, a fixed nlist × d × 4 bytes, are not counted).
 
     Examples
     --------
     >>> bytes_per_vector(384, "binary+rerank10"), bytes_per_vector(384, "pca128/int8"), bytes_per_vector(768, "pq48")
     (48, 128, 48)
+    >>> bytes_per_vector(384, "ivf1024/pq96x4+rerank10")
+    56
     """
     if isinstance(d, bool) or not isinstance(d, int) or d < 1:
         raise ParameterError(f"The 'd' parameter of bytes_per_vector must be a positive integer. Got {d!r}.")
-    return parse_spec(spec).bytes_per_vector(d)
+    if isinstance(spec, Spec):
+        return spec.bytes_per_vector(d)
+    return parse_index_spec(spec).bytes_per_vector(d)
