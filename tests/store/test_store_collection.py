@@ -42,6 +42,8 @@ def test_create_open_round_trip(tmp_path, data, as_ids):
         "hnsw_m": 32,
         "ef_construction": 40,
         "ef_search": 64,
+        "nlist": None,
+        "nprobe": None,
         "encoder": None,
     }
     assert manifest["counts"]["live"] == 1000
@@ -301,7 +303,10 @@ def test_bad_ids_and_metadata(filled, data):
     [
         ({"dim": 0}, r"The 'dim' parameter of Collection must be an integer >= 1. Got 0."),
         ({"dim": 32, "metric": "dot"}, r"The 'metric' parameter of Collection must be one of 'cosine', 'ip', 'l2'. Got 'dot'."),
-        ({"dim": 32, "index": "ivf"}, r"The 'index' parameter of Collection must be one of 'flat', 'hnsw'. Got 'ivf'."),
+        (
+            {"dim": 32, "index": "ivfpq"},
+            r"The 'index' parameter of Collection must be one of 'flat', 'hnsw', 'ivf'. Got 'ivfpq'.",
+        ),
         ({"dim": 32, "spec": "int9"}, r"unknown piece 'int9' in spec 'int9'. Did you mean 'int8'\?"),
         ({"dim": 30, "spec": "pq8"}, r"The 'm' parameter of pq must divide n_features=30"),
         ({"dim": 32, "spec": "pq8", "train_size": 100}, r"The 'train_size' parameter of Collection must be >= 256"),

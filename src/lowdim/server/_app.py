@@ -228,7 +228,7 @@ def create_app(
         version=__version__,
         description=(
             "Search compact embedding collections. Bodies use the Python API's names: "
-            "`queries`, `k`, `filter`, `rerank`, `ef` for search; `vectors`, `ids`, `metadata` for writes. "
+            "`queries`, `k`, `filter`, `rerank`, `ef`, `nprobe` for search; `vectors`, `ids`, `metadata` for writes. "
             'Errors are `{"error": "...", "detail": ...}`. Writes need `Authorization: Bearer <key>`.'
         ),
         lifespan=lifespan,
@@ -337,14 +337,20 @@ def create_app(
         Send ``queries`` (vectors) or, when the collection has a text encoder, ``text``.
         """
         served = registry.get(name)
-        limits.check_search(body.k, body.rerank, body.ef)
+        limits.check_search(body.k, body.rerank, body.ef, body.nprobe)
         check_filter_caps(body.filter, limits)  # the server's caps first: they bound the work of the store's check
         flt = check_filter(body.filter)  # the store's grammar and values: the errors of Collection.search
         if (body.queries is None) == (body.text is None):
             raise ParameterError("send exactly one of 'queries' (vectors) and 'text'")
         s = served.settings
         factor = body.rerank if body.rerank is not None else (parse_spec(s.spec).rerank or 1)
-        options: dict[str, Any] = {"filter": flt, "rerank": body.rerank, "ef": body.ef, "with_metadata": body.with_metadata}
+        options: dict[str, Any] = {
+            "filter": flt,
+            "rerank": body.rerank,
+            "ef": body.ef,
+            "nprobe": body.nprobe,
+            "with_metadata": body.with_metadata,
+        }
         if body.text is not None:
             limits.check_candidates(_text_rows(body.text, "texts", served, limits), body.k, factor)
             _no_model_with_text(body.model)

@@ -277,6 +277,7 @@ class RemoteCollection:
         filter: dict[str, Any] | None = None,
         rerank: int | None = None,
         ef: int | None = None,
+        nprobe: int | None = None,
         model: str | None = None,
         with_metadata: bool = False,
     ) -> CollectionResult:
@@ -293,7 +294,7 @@ class RemoteCollection:
         :class:`~lowdim.exceptions.UntrainedWarning` per object, while the codec is not trained).
         """
         Q = check_embeddings(queries, n_features=self.dim, name="queries", what=self._what)
-        extra = {"filter": filter, "rerank": rerank, "ef": ef, "model": model, "with_metadata": with_metadata}
+        extra = {"filter": filter, "rerank": rerank, "ef": ef, "nprobe": nprobe, "model": model, "with_metadata": with_metadata}
         return self._search("queries", Q.tolist(), k, extra)
 
     def search_text(
@@ -304,6 +305,7 @@ class RemoteCollection:
         filter: dict[str, Any] | None = None,
         rerank: int | None = None,
         ef: int | None = None,
+        nprobe: int | None = None,
         with_metadata: bool = False,
     ) -> CollectionResult:
         """:meth:`search` with query text(s) embedded by the collection's encoder on the server; one row per text.
@@ -311,7 +313,7 @@ class RemoteCollection:
         See :meth:`lowdim.store.Collection.search_text`; texts are checked here as there.
         """
         texts = check_texts([text] if isinstance(text, str) else text, allow_empty=False)
-        extra = {"filter": filter, "rerank": rerank, "ef": ef, "with_metadata": with_metadata}
+        extra = {"filter": filter, "rerank": rerank, "ef": ef, "nprobe": nprobe, "with_metadata": with_metadata}
         return self._search("text", texts, k, extra)
 
     def get(self, ids: Any) -> Records:

@@ -48,7 +48,7 @@ class Limits:
     max_rerank : int
         Largest ``rerank`` factor (``rerank * k`` candidates are rescored).
     max_ef : int
-        Largest HNSW beam width ``ef``.
+        Largest HNSW beam width ``ef`` (and IVF ``nprobe``).
     max_filter_terms : int
         Most conditions (fields, operators and ``$and``/``$or`` branches) in a filter.
     max_candidates : int
@@ -80,7 +80,7 @@ class Limits:
                 f"this server allows {self.max_candidates:,} per request (max_candidates): send fewer queries or use a smaller k"
             )
 
-    def check_search(self, k: int, rerank: int | None, ef: int | None) -> None:
+    def check_search(self, k: int, rerank: int | None, ef: int | None, nprobe: int | None = None) -> None:
         if isinstance(k, int) and k > self.max_k:
             raise ParameterError(f"The 'k' parameter of search must be <= {self.max_k} on this server (max_k). Got {k}.")
         if isinstance(rerank, int) and rerank > self.max_rerank:
@@ -89,6 +89,10 @@ class Limits:
             )
         if isinstance(ef, int) and ef > self.max_ef:
             raise ParameterError(f"The 'ef' parameter of search must be <= {self.max_ef} on this server (max_ef). Got {ef}.")
+        if isinstance(nprobe, int) and nprobe > self.max_ef:
+            raise ParameterError(
+                f"The 'nprobe' parameter of search must be <= {self.max_ef} on this server (max_ef). Got {nprobe}."
+            )
 
 
 def check_rows(n: int, what: str, limits: Limits) -> None:

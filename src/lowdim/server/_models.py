@@ -54,8 +54,8 @@ class _Body(BaseModel):
 
 
 class SearchRequest(_Body):
-    """``Collection.search(queries, k, filter=, rerank=, ef=, model=, with_metadata=)``, or
-    ``search_text(text, k, filter=, rerank=, ef=, with_metadata=)`` when the collection has a text
+    """``Collection.search(queries, k, filter=, rerank=, ef=, nprobe=, model=, with_metadata=)``, or
+    ``search_text(text, k, filter=, rerank=, ef=, nprobe=, with_metadata=)`` when the collection has a text
     encoder: send exactly one of ``queries`` and ``text``."""
 
     queries: Any = Field(
@@ -78,6 +78,7 @@ class SearchRequest(_Body):
         None, description="Rescore rerank*k candidates with the full vectors; default the spec's +rerankN; 0 disables."
     )
     ef: JSONInt | None = Field(None, description="HNSW beam width (index='hnsw' only).")
+    nprobe: JSONInt | None = Field(None, description="IVF lists probed per query (index='ivf' only).")
     model: StrictStr | None = Field(
         None, description="The embedding model of the query vectors; refused if not the collection's (not with text)."
     )

@@ -125,6 +125,13 @@ def tailor_openapi(
             }
         else:
             props.pop("ef", None)  # ef applies to HNSW collections only
+        if all(s.index == "ivf" for s in settings):
+            props["nprobe"] = {
+                **nullable({"type": "integer", "minimum": 1, "maximum": limits.max_ef}),
+                "description": props["nprobe"].get("description", ""),
+            }
+        else:
+            props.pop("nprobe", None)  # nprobe applies to IVF collections only
         if text:
             props["queries"] = {**nullable(matrix), "description": props["queries"].get("description", "")}
             props["text"] = {

@@ -29,7 +29,7 @@ from ._catalog import CATALOG_NAME, Catalog, CodecRecord, SegmentRecord
 from ._files import FileInfo, file_crc32, npy_header, open_npy, write_npy
 from ._layout import WRITER_LOCK, codes_name
 from ._lock import FileLock
-from ._manifest import MANIFEST_NAME, Settings, read_manifest, write_manifest
+from ._manifest import GRAPH_KINDS, MANIFEST_NAME, Settings, read_manifest, write_manifest
 from ._results import CheckReport
 from ._segments import SegmentedVectors
 from ._training import first_rows, fit_codec, save_codec
@@ -163,8 +163,8 @@ def check_collection(path: str | os.PathLike[str], *, repair: bool = True, drop_
         for p in report.problems:
             if p.startswith(MANIFEST_NAME):
                 report.repaired.append(f"rewrote {MANIFEST_NAME} from {CATALOG_NAME}")
-            elif "graph" in p and col.settings.index == "hnsw":
-                report.repaired.append("rebuilt the HNSW graph")
+            elif "graph" in p and col.settings.index in GRAPH_KINDS:
+                report.repaired.append("rebuilt the HNSW graph" if col.settings.index == "hnsw" else "rebuilt the IVF lists")
     return report
 
 
@@ -270,8 +270,8 @@ def _check_catalog(root: Path, cat: Catalog, settings: Settings, report, problem
     if repair and (refit or recode):
         _recode(root, cat, settings, segs, codec, rec, recode, report)
         changed = True
-    # -- graph
-    if settings.index == "hnsw":
+    # -- graph (HNSW links and storage, or IVF centroids and lists)
+    if settings.index in GRAPH_KINDS:
         g = None
         try:
             g = cat.graph()

@@ -75,7 +75,12 @@ def create(
         int | None, typer.Option("--train-size", help=f"Fit the codec on at most N vectors (default {_D.train_size:,}).")
     ] = None,
     index: Annotated[
-        str | None, typer.Option("--index", help=f"flat (exact scan of the codes) or hnsw (graph); default {_D.index}.")
+        str | None,
+        typer.Option(
+            "--index",
+            help=f"flat (exact scan of the codes), hnsw (graph) or ivf (inverted lists of codes; or --spec ivfN/...); "
+            f"default {_D.index}.",
+        ),
     ] = None,
     vector_dtype: Annotated[
         str | None,
@@ -91,6 +96,12 @@ def create(
     ] = None,
     ef_search: Annotated[
         int | None, typer.Option("--ef-search", help=f"HNSW default search beam width (default {_D.ef_search}).")
+    ] = None,
+    nlist: Annotated[
+        int | None, typer.Option("--nlist", help="IVF lists (index ivf; default: about 4 sqrt(rows) when it is built).")
+    ] = None,
+    nprobe: Annotated[
+        int | None, typer.Option("--nprobe", help="IVF lists probed per query by default (index ivf; default nlist / 8).")
     ] = None,
     encoder: Annotated[
         str | None,
@@ -126,6 +137,8 @@ def create(
         hnsw_m=hnsw_m,
         ef_construction=ef_construction,
         ef_search=ef_search,
+        nlist=nlist,
+        nprobe=nprobe,
         encoder=encoder,
     )
     s = col.settings
@@ -195,6 +208,7 @@ def search(
     ] = None,
     rerank: Annotated[int | None, typer.Option("--rerank", help="Rerank factor (default: the spec's; 0 disables).")] = None,
     ef: Annotated[int | None, typer.Option("--ef", help="HNSW search beam width (index hnsw).")] = None,
+    nprobe: Annotated[int | None, typer.Option("--nprobe", help="IVF lists probed per query (index ivf).")] = None,
     json_path: Annotated[
         Path | None, typer.Option("--json", help='Write {"ids": [[...]], "scores": [[...]]} here.', metavar="FILE")
     ] = None,
@@ -225,9 +239,9 @@ def search(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UntrainedWarning)  # said below in one line of our own
             if text is not None:
-                res = col.search_text(text, k, filter=flt, rerank=rerank, ef=ef, with_metadata=with_metadata)
+                res = col.search_text(text, k, filter=flt, rerank=rerank, ef=ef, nprobe=nprobe, with_metadata=with_metadata)
             else:
-                res = col.search(Q, k, filter=flt, rerank=rerank, ef=ef, with_metadata=with_metadata)
+                res = col.search(Q, k, filter=flt, rerank=rerank, ef=ef, nprobe=nprobe, with_metadata=with_metadata)
         took = time.perf_counter() - t
     finally:
         col.close()

@@ -66,16 +66,11 @@ class Collection:
 
     Training
     --------
-    A collection is never silently uncompressed for long. It fits its codec as soon as
-    it holds ``min(train_size, parse_spec(spec).min_train_rows(dim))`` vectors (1 for
-    f32/f16/mrl/rp, 256 for scalar, sign and RaBitQ codes, at least p for ``pca<p>``, at
-    least d for ``itq``, 624 for ``pq<m>x4``, 9,984 for ``pq<m>x8`` and OPQ), on the first
-    ``train_size`` vectors at most. If that fit saw fewer than ``train_size`` vectors, it
-    refits once (new codec, every segment re-encoded, one commit) when it first holds
-    ``train_size``. A codec given explicitly (:meth:`train` or a plan's) is never refitted
-    automatically. Until the codec is fitted, searches are exact scans of the full
-    vectors, and they say so: ``info()["untrained_reason"]``, the result's
-    ``exact_reason``, and one :class:`~lowdim.exceptions.UntrainedWarning` per object.
+    It fits its codec as soon as it holds ``min(train_size, parse_spec(spec).min_train_rows(dim))``
+    vectors and refits once at ``train_size`` if that first fit saw fewer (the rule is
+    :mod:`lowdim.store._training`'s); a codec given by :meth:`train` or a plan is never
+    refitted. Until then searches scan the full vectors exactly and say so
+    (``info()["untrained_reason"]``, the result's ``exact_reason``, one :class:`UntrainedWarning`).
 
     Examples
     --------
@@ -124,6 +119,8 @@ class Collection:
         hnsw_m: int | None = None,
         ef_construction: int | None = None,
         ef_search: int | None = None,
+        nlist: int | None = None,
+        nprobe: int | None = None,
         encoder: str | None = None,
     ) -> Collection:
         """Create an empty collection in the new folder ``path`` (absent or empty; its parent must exist) and open it.
@@ -133,8 +130,9 @@ class Collection:
         most that many vectors; see Training above), index ``"flat"`` (scan every code;
         ``"hnsw"`` adds a graph), vector_dtype ``"float32"`` (exact rerank; ``"float16"``
         halves the disk), random_state 0 (the fit's seed), hnsw_m 32, ef_construction 40,
-        ef_search 64. ``dim`` is the vectors' width; ``model`` the embedding model's name
-        (vectors declared to come from another are refused); ``encoder`` a text encoder
+        ef_search 64; ``index="ivf"`` (or spec ``"ivf1024/pq96x4+rerank10"``) keeps the codes in
+        ``nlist`` lists (default ~``4 sqrt(n)`` when built), ``nprobe`` probed (default nlist / 8).
+        ``dim``: the vectors' width; ``model``: the embedding model (others are refused); ``encoder`` a text encoder
         (``"all-MiniLM-L6-v2"`` or a local model folder) that sets ``dim`` and ``model`` and
         enables :meth:`add_texts` / :meth:`search_text`.
 
@@ -144,10 +142,8 @@ class Collection:
         or a ``spec`` beside it, is a :class:`ParameterError`.
         """
         given = {"train_size": train_size, "index": index, "vector_dtype": vector_dtype, "random_state": random_state}
-        hnsw = {"hnsw_m": hnsw_m, "ef_construction": ef_construction, "ef_search": ef_search}
-        settings, codec = resolve_settings(
-            plan=plan, dim=dim, spec=spec, metric=metric, model=model, encoder=encoder, **given, **hnsw
-        )
+        given |= {"hnsw_m": hnsw_m, "ef_construction": ef_construction, "ef_search": ef_search, "nlist": nlist, "nprobe": nprobe}
+        settings, codec = resolve_settings(plan=plan, dim=dim, spec=spec, metric=metric, model=model, encoder=encoder, **given)
         make_folder(Path(path), settings, codec)
         return cls.open(path)
 
@@ -298,6 +294,7 @@ class Collection:
         filter: dict[str, Any] | None = None,
         rerank: int | None = None,
         ef: int | None = None,
+        nprobe: int | None = None,
         model: str | None = None,
         with_metadata: bool = False,
     ) -> CollectionResult:
@@ -307,15 +304,15 @@ class Collection:
         (operators ``$eq $ne $lt $lte $gt $gte $in $nin``, ``$and``/``$or``; see :mod:`lowdim.store._filters`);
         whenever at least ``k`` items match, ``k`` are returned. ``rerank``: rescore ``rerank * k``
         candidates with the full vectors (default: the spec's ``+rerank<N>``; 0: none). ``ef``: HNSW
-        beam width (default ``ef_search``). ``model``: the queries' embedding model, refused if not the
-        collection's. ``with_metadata``: also return each hit's metadata.
+        beam width (default ``ef_search``). ``nprobe``: IVF lists probed, 1..nlist (default the collection's).
+        ``model``: the queries' embedding model, refused if not the collection's. ``with_metadata``: also metadata.
 
         Returns a CollectionResult: ``ids`` (n_queries, k) object array of user ids (None where
         fewer than k items exist), ``scores`` (n_queries, k) float32, and ``exact_reason``
         (set, with one :class:`UntrainedWarning` per object, while the codec is not trained).
         """
-        res = self._query.search(queries, k, filter=filter, rerank=rerank, ef=ef, model=model, with_metadata=with_metadata)
-        return self._notice(res, stacklevel=4)
+        opts: dict[str, Any] = {"filter": filter, "rerank": rerank, "ef": ef, "nprobe": nprobe, "with_metadata": with_metadata}
+        return self._notice(self._query.search(queries, k, model=model, **opts), stacklevel=4)
 
     def _notice(self, res: CollectionResult, *, stacklevel: int) -> CollectionResult:
         """Warn (once per object) that the search was exact because the codec is not trained yet."""
@@ -379,6 +376,7 @@ class Collection:
         filter: dict[str, Any] | None = None,
         rerank: int | None = None,
         ef: int | None = None,
+        nprobe: int | None = None,
         with_metadata: bool = False,
     ) -> CollectionResult:
         """:meth:`search` with query text(s) embedded by the collection's encoder; one row per text."""
@@ -386,7 +384,9 @@ class Collection:
         Q = enc.encode([text] if isinstance(text, str) else text, allow_empty=False)  # outside the lock: the slow part
         with self._mutex:
             self._check_open()
-            res = self._query.search(Q, k, filter=filter, rerank=rerank, ef=ef, model=enc.name, with_metadata=with_metadata)
+            res = self._query.search(
+                Q, k, filter=filter, rerank=rerank, ef=ef, nprobe=nprobe, model=enc.name, with_metadata=with_metadata
+            )
         return self._notice(res, stacklevel=3)
 
     @_guarded

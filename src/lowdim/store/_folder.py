@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..exceptions import ConflictError, FileFormatError, NotFoundError, ParameterError
-from ..spec import Pipeline, parse_spec
+from ..spec import Pipeline, parse_index_spec, parse_spec
 from ._catalog import CATALOG_NAME, Catalog, CodecRecord
 from ._files import fsync_dir
 from ._layout import GRAPH_DIR, SEGMENTS_DIR, creating_dir
@@ -87,6 +87,8 @@ def resolve_settings(
         if dim is not None and dim != enc.dim:
             raise ParameterError(f"dim={dim} contradicts encoder '{encoder}', whose vectors have {enc.dim} dimensions")
         dim, model = enc.dim, enc.name
+    if isinstance(spec, str):
+        spec, rest = _split_index(spec, rest)
     if dim is None:
         raise ParameterError("Collection.create needs dim= (the vector width), encoder= for a text collection, or plan=")
     settings = Settings.with_defaults(dim=dim, spec=spec, metric=metric, model=model, encoder=encoder, **rest).validated()
@@ -175,3 +177,16 @@ def open_folder(root: Path) -> tuple[Settings, Catalog]:
         catalog.close()
         raise
     return settings, catalog
+
+
+def _split_index(spec: str, rest: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``ivf1024/pq96x4+rerank10`` -> the codec spec, with ``index="ivf"`` and ``nlist=1024`` in the settings."""
+    parsed = parse_index_spec(spec)
+    if parsed.kind == "flat":
+        return spec, rest
+    index, nlist = rest.get("index"), rest.get("nlist")
+    if index is not None and index != parsed.kind:
+        raise ParameterError(f"spec '{spec}' asks for an {parsed.kind} index, but index={index!r}; give one of them")
+    if nlist is not None and nlist != parsed.params["nlist"]:
+        raise ParameterError(f"spec '{spec}' asks for nlist {parsed.params['nlist']}, but nlist={nlist}; give one of them")
+    return parsed.codec.to_spec(), {**rest, "index": parsed.kind, "nlist": parsed.params["nlist"]}

@@ -29,6 +29,7 @@ __all__ = [
     "FORMAT_VERSION",
     "MANIFEST_NAME",
     "INDEX_KINDS",
+    "GRAPH_KINDS",
     "VECTOR_DTYPES",
     "write_manifest",
     "read_manifest",
@@ -37,7 +38,9 @@ __all__ = [
 FORMAT = "lowdim.Collection"
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
-INDEX_KINDS = ("flat", "hnsw")
+INDEX_KINDS = ("flat", "hnsw", "ivf")
+#: the index kinds that keep a sub-linear index (the catalog's graph record) next to the codes
+GRAPH_KINDS = ("hnsw", "ivf")
 VECTOR_DTYPES = ("float32", "float16")
 
 
@@ -63,6 +66,10 @@ class Settings:
     hnsw_m: int = 32
     ef_construction: int = 40
     ef_search: int = 64
+    #: IVF lists (index="ivf"); None: chosen from the rows when the index is built (see ``auto_nlist``)
+    nlist: int | None = None
+    #: IVF lists probed per query unless a search says otherwise; None: an eighth of the lists
+    nprobe: int | None = None
     #: the text encoder (name or local model folder) of a text collection, else None
     encoder: str | None = None
 
@@ -87,6 +94,15 @@ class Settings:
         check_positive_int(self.hnsw_m, "hnsw_m", owner="Collection", minimum=2)
         check_positive_int(self.ef_construction, "ef_construction", owner="Collection")
         check_positive_int(self.ef_search, "ef_search", owner="Collection")
+        for name in ("nlist", "nprobe"):
+            if getattr(self, name) is not None:
+                check_positive_int(getattr(self, name), name, owner="Collection")
+                if self.index != "ivf":
+                    raise ParameterError(
+                        f"The '{name}' parameter applies to index='ivf'; this collection uses index='{self.index}'"
+                    )
+        if self.nlist is not None and self.nprobe is not None and self.nprobe > self.nlist:
+            raise ParameterError(f"The 'nprobe' parameter of Collection must be at most nlist={self.nlist}. Got {self.nprobe}.")
         if self.encoder is not None and (not isinstance(self.encoder, str) or not self.encoder.strip()):
             raise ParameterError(f"The 'encoder' parameter of Collection must be a model name or folder. Got {self.encoder!r}.")
         return Settings(**{**asdict(self), "dim": dim, "spec": spec.to_spec(), "train_size": int(self.train_size)})

@@ -6,9 +6,9 @@ Routing (``Query.search``)
   over the allowed rows), and the result says so (``exact_reason``);
 * no more matching rows than candidates (``k * rerank``): score them all exactly;
 * a filter matching a small share of the rows (``subset_share``): scan only their codes;
-* ``index="hnsw"`` with a graph: search the graph (with an allowed-node bitmap) plus
-  the codes of the rows added since it was built, falling back to a scan for queries
-  the graph finds too few matches for;
+* ``index="hnsw"`` with a graph, or ``index="ivf"`` with its lists: search them (with an
+  allowed-node filter; ``ef`` / ``nprobe`` per call) plus the codes of the rows added
+  since they were built, falling back to a scan for queries they find too few matches for;
 * otherwise scan every code; a broad filter keeps the matching candidates and grows
   its oversampling until each query has enough.
 """
@@ -27,8 +27,7 @@ from ..exceptions import FileFormatError, NotFoundError, ParameterError
 from ..search import exact_knn, pad_value, rerank_exact, topk
 from ..validation import check_embeddings, check_k, check_positive_int
 from ._catalog import CATALOG_NAME, Catalog
-from ._graph import HNSWGraph
-from ._manifest import Settings
+from ._manifest import GRAPH_KINDS, Settings
 from ._records import IdLike, check_ids
 from ._results import CollectionResult, Records
 from ._state import State
@@ -63,7 +62,7 @@ class Query:
 
     #: a filter matching at most this share of the rows is scanned as a subset of the codes;
     #: broader ones search everything and post-filter with growing oversampling
-    subset_share: dict[str, float] = {"flat": 0.125, "hnsw": 0.05}
+    subset_share: dict[str, float] = {"flat": 0.125, "hnsw": 0.05, "ivf": 0.05}
 
     def __init__(self, settings: Settings, catalog: Catalog, state: State) -> None:
         self.root: Path = state.root
@@ -72,7 +71,7 @@ class Query:
         self.state = state
         self._seen = -1  # the state version the caches below were built on
         self._masks: dict[str, tuple[np.ndarray | None, int]] = {}
-        self._bitmaps: dict[str, np.ndarray | None] = {}
+        self._bitmaps: dict[str, Any] = {}  # HNSW: packed bits; IVF: an IdFilter
 
     # ------------------------------------------------------------------ reading
     def get(self, ids: Any) -> Records:
@@ -109,6 +108,7 @@ class Query:
         ef: int | None,
         model: str | None,
         with_metadata: bool,
+        nprobe: int | None = None,
     ) -> CollectionResult:
         """See :meth:`Collection.search`."""
         s, st = self.settings, self.state
@@ -121,11 +121,21 @@ class Query:
                     f"The 'ef' parameter applies to collections with index='hnsw'; this one uses index='{s.index}'"
                 )
             ef = check_positive_int(ef, "ef", owner="search")
+        if nprobe is not None:
+            if s.index != "ivf":
+                raise ParameterError(
+                    f"The 'nprobe' parameter applies to collections with index='ivf'; this one uses index='{s.index}'"
+                )
+            nprobe = check_positive_int(nprobe, "nprobe", owner="search")
+            if st.graph is not None and nprobe > st.graph.nlist:  # type: ignore[union-attr]
+                raise ParameterError(
+                    f"The 'nprobe' parameter of search must be at most nlist={st.graph.nlist}. Got {nprobe}."  # type: ignore[union-attr]
+                )
         if rerank is not None and (isinstance(rerank, bool) or not isinstance(rerank, (int, np.integer)) or rerank < 0):
             raise ParameterError(f"The 'rerank' parameter of search must be an integer >= 0. Got {rerank!r}.")
         factor = int(rerank) if rerank is not None else (st.codec.rerank if st.codec is not None else None) or 0
         mask, m, key = self._mask(filter)
-        scores, rows = self._search_rows(Q, k, mask, m, factor, ef, key)
+        scores, rows = self._search_rows(Q, k, mask, m, factor, ef or nprobe, key)
         return self._result(scores, rows, with_metadata)
 
     def _caches(self) -> None:
@@ -172,8 +182,8 @@ class Query:
         if mask is not None and m <= self.subset_share[s.index] * n_rows:
             res = st.codes().search(Q, k, rerank=factor, subset=np.flatnonzero(mask))
             return res.scores, res.ids
-        if s.index == "hnsw" and st.graph is not None:
-            S, R = self._graph_search(Q, k, mask, factor, ef or s.ef_search, key)
+        if s.index in GRAPH_KINDS and st.graph is not None:
+            S, R = self._graph_search(Q, k, mask, factor, ef or st.default_probe(), key)
             short = (R >= 0).sum(axis=1) < min(k, m)
             if short.any():  # the graph found too few matches: scan those queries
                 S2, R2 = self._flat_search(Q[short], k, mask, m, factor)
@@ -214,7 +224,7 @@ class Query:
         largest = larger_is_better(self.settings.metric)
         return topk(np.where(cand >= 0, cscore, pad_value(largest)), k, largest=largest, ids=cand)
 
-    def _bitmap(self, key: str, base: np.ndarray | None) -> np.ndarray | None:
+    def _bitmap(self, key: str, base: np.ndarray | None) -> Any:
         """The graph nodes allowed by the filter ``key`` (mask ``base``) as a bitmap; None when all are."""
         self._caches()
         if key in self._bitmaps:
@@ -223,7 +233,7 @@ class Query:
         allowed = nodes >= 0
         if base is not None:
             allowed &= base[np.maximum(nodes, 0)]
-        bitmap = None if allowed.all() else HNSWGraph.bitmap(allowed)
+        bitmap = None if allowed.all() else self.state.graph.bitmap(allowed)  # type: ignore[union-attr]
         _remember(self._bitmaps, key, bitmap)
         return bitmap
 

@@ -19,6 +19,7 @@ from ..spec import Pipeline
 from ._catalog import CATALOG_NAME, Catalog, CodecRecord, GraphRecord, SegmentRecord
 from ._files import FileInfo, check_file, map_npy, open_npy, verify_mapped
 from ._graph import HNSWGraph
+from ._ivf import IVFGraph
 from ._manifest import Settings
 from ._segments import Growable, SegmentedVectors
 from ._training import untrained_reason
@@ -52,7 +53,7 @@ class State:
         self.index: CodeIndex | None = None
         # codes not yet in ``index``, per segment: (file info, raw map, codes view); see codes()
         self.code_maps: list[tuple[FileInfo, np.ndarray, np.ndarray]] = []
-        self.graph: HNSWGraph | None = None
+        self.graph: HNSWGraph | IVFGraph | None = None
         self.graph_rec: GraphRecord | None = None
         self.graph_rows = np.zeros(0, np.int64)  # row of each graph node (-1: no longer stored)
         self.tail_start = 0  # rows from here on are not in the graph
@@ -110,11 +111,16 @@ class State:
                     )
                 raw, view = map_npy(root, seg.codes, (seg.n, codec.code_size), np.uint8)
                 code_maps.append((seg.codes, raw, view))
-        graph = graph_rec = None
+        graph: HNSWGraph | IVFGraph | None = None
+        graph_rec = None
         if s.index == "hnsw":
             graph_rec = catalog.graph()
             if graph_rec is not None:
                 graph = HNSWGraph.load(root, graph_rec, mapped=True, verify_storage=verify)
+        elif s.index == "ivf" and codec is not None:
+            graph_rec = catalog.graph()
+            if graph_rec is not None:
+                graph = IVFGraph.load(root, graph_rec, codec, verify_storage=verify)
         self.reset()
         self.generation = int(cfg.get("generation", 0))
         self.next_rowid = int(cfg.get("next_rowid", 0))
@@ -222,6 +228,22 @@ class State:
         """Why searches are exact scans (one sentence), or None once the codec is fitted."""
         return None if self.codec is not None else untrained_reason(self.settings, len(self.rowids))
 
+    def _ivf_info(self) -> dict[str, Any]:
+        """``nlist`` (built, else as set), default ``nprobe`` and list imbalance of an IVF collection; {} otherwise."""
+        s, g = self.settings, self.graph
+        if s.index != "ivf":
+            return {}
+        if not isinstance(g, IVFGraph):
+            return {"nlist": s.nlist, "nprobe": s.nprobe, "list_imbalance": None}
+        return {"nlist": g.nlist, "nprobe": self.default_probe(), "list_imbalance": g.imbalance()}
+
+    def default_probe(self) -> int:
+        """The search width when a search gives none: HNSW's ``ef_search``; IVF's ``nprobe``, else an eighth of the lists."""
+        s, g = self.settings, self.graph
+        if not isinstance(g, IVFGraph):
+            return s.ef_search
+        return min(s.nprobe or max(1, g.nlist // 8), g.nlist)
+
     def summary(self) -> dict[str, Any]:
         """The state part of ``manifest.json``: generation, counts and files."""
         n_rows = len(self.rowids)
@@ -281,6 +303,7 @@ class State:
             "rows": n_rows,
             "segments": len(self.segments),
             "graph_nodes": self.graph.ntotal if self.graph is not None else 0,
+            **self._ivf_info(),
             "generation": self.generation,
             "ram_bytes": ram,
             "disk_bytes": disk,
