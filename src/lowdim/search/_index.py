@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import prepare_rows
+from ..arrays import prepare_rows, to_float32
 from ..exceptions import DimensionError, ParameterError
 from ..validation import check_embeddings, check_k
 from ._topk import pad_value, topk
@@ -63,6 +63,10 @@ def rerank_exact(
     nq = len(queries)
     out_s = np.full((nq, k), pad_value(largest), np.float32)
     out_i = np.full((nq, k), -1, np.int64)
+    if nq <= FEW_QUERIES:  # one query at a time: a handful of numpy calls each (the batched path costs ~5x more)
+        for qi in range(nq):
+            _rerank_one(queries[qi], candidates[qi], vectors, k, metric, out_s[qi], out_i[qi])
+        return out_s, out_i
     for start in range(0, nq, chunk):
         cand = candidates[start : start + chunk]
         q = queries[start : start + chunk]
@@ -82,6 +86,31 @@ def rerank_exact(
         out_s[start : start + chunk] = s
         out_i[start : start + chunk] = i
     return out_s, out_i
+
+
+#: up to this many queries, :func:`rerank_exact` scores each query's candidates on their own
+FEW_QUERIES = 4
+
+
+def _rerank_one(q: np.ndarray, cand: np.ndarray, vectors: Any, k: int, metric: str, out_s: np.ndarray, out_i: np.ndarray) -> None:
+    """Rescore one query's candidates (distinct, read in row order) into ``out_s``/``out_i`` (ties to the lower id)."""
+    ids = np.unique(cand[cand >= 0])
+    if not len(ids):
+        return
+    rows = to_float32(vectors[ids])
+    s = rows @ q
+    if metric != "ip":  # cosine: divide the scores by the norms rather than normalising the rows (zero rows score 0)
+        sq = np.einsum("ij,ij->i", rows, rows)
+        s = float(q @ q) - 2 * s + sq if metric == "l2" else s / np.where(sq > 0, np.sqrt(sq), 1.0)
+    key = s if metric == "l2" else -s
+    kk = min(k, len(ids))
+    if kk < len(ids):
+        part = np.argpartition(key, kk - 1)[:kk]
+        order = part[np.lexsort((ids[part], key[part]))]
+    else:
+        order = np.lexsort((ids, key))
+    out_s[:kk] = s[order]
+    out_i[:kk] = ids[order]
 
 
 class CodeIndex:
