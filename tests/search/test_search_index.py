@@ -7,7 +7,7 @@ import pytest
 
 from lowdim import CodeIndex, DimensionError, ParameterError, Pipeline
 from lowdim.eval import exact_knn, recall_at_k
-from lowdim.search import search, topk
+from lowdim.search import rerank_exact, search, topk
 
 
 def _exact(X, Q, k, metric):
@@ -223,3 +223,22 @@ def test_fast_scan_never_returns_fewer_than_exist(structured, monkeypatch):
     assert calls == [38]
     assert (got.ids >= 0).all()
     np.testing.assert_array_equal(np.sort(got.ids, axis=1), np.sort(ref.ids, axis=1))
+
+
+@pytest.mark.parametrize("metric", ["cosine", "ip", "l2"])
+def test_rerank_one_query_at_a_time_matches_the_batch(metric):
+    """Few queries take the per-query path; it must rank exactly as the batched path (ties to the lower id)."""
+    rng = np.random.default_rng(3)
+    V = rng.standard_normal((2000, 24)).astype(np.float16)
+    V[7] = 0  # a zero row scores 0 under cosine
+    Q = rng.standard_normal((12, 24)).astype(np.float32)
+    if metric == "cosine":
+        Q /= np.linalg.norm(Q, axis=1, keepdims=True)
+    C = np.stack([rng.choice(2000, 40, replace=False) for _ in range(12)])
+    C[:, 0], C[:, -5:] = 7, -1
+    C[0, 10:] = -1  # fewer candidates than k: padded
+    batch = rerank_exact(Q, C, V, 15, metric=metric)
+    one = [rerank_exact(Q[i : i + 1], C[i : i + 1], V, 15, metric=metric) for i in range(12)]
+    np.testing.assert_array_equal(np.vstack([o[1] for o in one]), batch[1])
+    np.testing.assert_allclose(np.vstack([o[0] for o in one]), batch[0], rtol=1e-5, atol=1e-5)
+    assert (batch[1][0, :10] >= 0).all() and (batch[1][0, 10:] == -1).all()
