@@ -46,6 +46,7 @@ def test_tail_is_scanned_then_folded_and_the_lists_persist(ivf_col, as_ids):
     assert as_ids(col.search(X[4000:4010], 1, nprobe=1))[:, 0].tolist() == list(range(4000, 4010))
     col.build_index()
     assert col.info()["graph_nodes"] == 4500
+    assert col._state.index is None  # the lists hold the codes: no second copy in RAM (the tail's are cached apart)
     before = as_ids(col.search(X[4500:4540], 10, nprobe=4))
     path = col.path
     files = sorted(p.name for p in (path / "graph").iterdir())
@@ -53,6 +54,9 @@ def test_tail_is_scanned_then_folded_and_the_lists_persist(ivf_col, as_ids):
     with Collection.open(path) as again:
         assert sorted(p.name for p in (path / "graph").iterdir()) == files  # nothing rebuilt on open
         np.testing.assert_array_equal(as_ids(again.search(X[4500:4540], 10, nprobe=4)), before)
+        got = as_ids(again.search(X[:5], 10, filter={"g": 9}))  # 500 matches, 11% of the rows: through the lists
+        assert ((got >= 4000) & (got < 4500)).all()
+        assert again._state.index is None
 
 
 def _centroids(path) -> np.ndarray:

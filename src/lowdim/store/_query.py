@@ -27,6 +27,7 @@ from ..exceptions import FileFormatError, NotFoundError, ParameterError
 from ..search import exact_knn, pad_value, rerank_exact, topk
 from ..validation import check_embeddings, check_k, check_positive_int
 from ._catalog import CATALOG_NAME, Catalog
+from ._ivf import IVFGraph
 from ._manifest import GRAPH_KINDS, Settings
 from ._records import IdLike, check_ids
 from ._results import CollectionResult, Records
@@ -180,13 +181,15 @@ class Query:
             cand = np.ascontiguousarray(np.broadcast_to(rows, (len(Q), len(rows))))
             return rerank_exact(st.codec.prepare(Q), cand, st.vectors, k, metric=s.metric)
         if mask is not None and m <= self.subset_share[s.index] * n_rows:
-            res = st.codes().search(Q, k, rerank=factor, subset=np.flatnonzero(mask))
-            return res.scores, res.ids
+            return st.scan_rows(Q, k, factor, np.flatnonzero(mask))
         if s.index in GRAPH_KINDS and st.graph is not None:
             S, R = self._graph_search(Q, k, mask, factor, ef or st.default_probe(), key)
             short = (R >= 0).sum(axis=1) < min(k, m)
-            if short.any():  # the graph found too few matches: scan those queries
-                S2, R2 = self._flat_search(Q[short], k, mask, m, factor)
+            if short.any():  # too few matches found: scan those queries (IVF: probe every list)
+                if isinstance(st.graph, IVFGraph):
+                    S2, R2 = self._graph_search(Q[short], k, mask, factor, st.graph.nlist, key)
+                else:
+                    S2, R2 = self._flat_search(Q[short], k, mask, m, factor)
                 S[short], R[short] = S2, R2
             return S, R
         return self._flat_search(Q, k, mask, m, factor)
@@ -251,12 +254,14 @@ class Query:
         D, P = graph.search(Qn, c, ef=ef, bitmap=self._bitmap(key, base))
         nodes = st.graph_rows
         rows = np.where(P >= 0, nodes[np.maximum(P, 0)], -1)
-        tail = np.arange(st.tail_start, len(st.rowids), dtype=np.int64)
-        if base is not None and len(tail):
-            tail = tail[base[tail]]
-        if len(tail):
-            Dt, It = st.codes().scanner.search(codec.transform(Q, name="queries"), c, subset=tail)
-            rows = np.hstack([rows, It])
+        if st.tail_start < len(st.rowids):  # rows outside the graph: scanned from their codes
+            scanner = st.tail_codes().scanner
+            Qt = codec.transform(Q, name="queries")
+            if base is None:
+                Dt, It = scanner.search(Qt, c)
+            else:
+                Dt, It = scanner.search(Qt, c, subset=np.flatnonzero(base[st.tail_start :]))
+            rows = np.hstack([rows, np.where(It >= 0, It + st.tail_start, -1)])
             D = np.hstack([D, Dt])
         if factor:
             return rerank_exact(Qn, rows, st.vectors, k, metric=metric)

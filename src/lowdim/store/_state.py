@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import FileFormatError
-from ..search import CodeIndex
+from ..search import CodeIndex, rerank_exact
 from ..spec import Pipeline
 from ._catalog import CATALOG_NAME, Catalog, CodecRecord, GraphRecord, SegmentRecord
 from ._files import FileInfo, check_file, map_npy, open_npy, verify_mapped
@@ -154,6 +154,51 @@ class State:
             self.index = index
             self.code_maps = []
         return self.index
+
+    def code_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The codes of ``rows`` (row numbers): from RAM when loaded, else read from the mapped segment files."""
+        if self.index is not None:
+            return self.index.codes[rows]
+        assert self.codec is not None  # internal invariant: only a trained collection has codes
+        rows = np.asarray(rows, np.int64)
+        out = np.empty((len(rows), self.codec.code_size), np.uint8)
+        off = self.vectors.offsets
+        seg = np.searchsorted(off, rows, side="right") - 1
+        for g in np.unique(seg):
+            sel = seg == g
+            out[sel] = self.code_maps[g][2][rows[sel] - off[g]]
+        return out
+
+    def release_codes(self) -> None:
+        """Drop any copy of the codes in RAM and map them from their files (an IVF collection's lists hold them)."""
+        if self.codec is None:
+            return
+        self.index = None
+        size = self.codec.code_size
+        self.code_maps = [(g.codes, *map_npy(self.root, g.codes, (g.n, size), np.uint8)) for g in self.segments if g.codes]
+
+    def tail_codes(self) -> CodeIndex:
+        """The codes of the rows outside the graph or lists (from ``tail_start`` on), cached until rows change."""
+        key = (self.tail_start, len(self.rowids), tuple(g.seg for g in self.segments))
+        if self._tail is None or self._tail[0] != key:
+            tail = CodeIndex(self.codec, self.code_rows(np.arange(self.tail_start, len(self.rowids), dtype=np.int64)))
+            self._tail = (key, tail)
+        return self._tail[1]
+
+    _tail: tuple[tuple, CodeIndex] | None = None
+
+    def scan_rows(self, Q: np.ndarray, k: int, factor: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` of these rows only (scores, row numbers), reranked ``factor``-fold; the codes stay where they are."""
+        if self.index is not None or self.codec is None:
+            res = self.codes().search(Q, k, rerank=factor, subset=rows)
+            return res.scores, res.ids
+        sub = self.codec.make_scanner()
+        sub.add(self.code_rows(rows))
+        D, I = sub.search(self.codec.transform(Q, name="queries"), k * max(factor, 1))
+        cand = np.where(I >= 0, rows[np.maximum(I, 0)], -1)
+        if factor:
+            return rerank_exact(self.codec.prepare(Q), cand, self.vectors, k, metric=self.settings.metric)
+        return D[:, :k], cand[:, :k]
 
     def rows_of(self, rowids: np.ndarray) -> np.ndarray:
         """Row numbers of ``rowids`` (-1 for those not stored)."""

@@ -357,7 +357,7 @@ class Writer:
                 vinfo = write_npy_blocks(self.root, vname, (n_new, s.dim), s.vector_dtype, blocks)
                 cinfo = None
                 if st.codec is not None:
-                    cinfo = write_npy(self.root, codes_name(num, st.codec_num()), st.codes().codes[keep_local])
+                    cinfo = write_npy(self.root, codes_name(num, st.codec_num()), st.code_rows(keep_local))
                     written.append(cinfo.name)
                 new_rowids = rowids[keep_local]
                 new_seg = SegmentRecord(num, int(new_rowids[0]), n_new, vinfo, cinfo, new_rowids)
@@ -375,8 +375,10 @@ class Writer:
         new_parts = [open_npy(self.root, new_seg.vectors, (n_new, s.dim), s.vector_dtype)] if new_seg else []
         st.segments[lo_seg:hi_seg] = [new_seg] if new_seg else []
         st.vectors = SegmentedVectors(st.vectors.parts[:lo_seg] + new_parts + st.vectors.parts[hi_seg:], s.dim, s.vector_dtype)
-        if st.codec is not None:
-            st.index = CodeIndex(st.codec, st.codes().codes[keep], vectors=st.vectors)
+        if st.index is not None:
+            st.index = CodeIndex(st.index.codec, st.index.codes[keep], vectors=st.vectors)
+        else:
+            st.release_codes()  # the codes of the new segment layout, mapped
         st.rowids = Growable(np.int64, rowids[keep])
         st.alive = Growable(np.bool_, alive[keep])
         st.n_dead -= len(dead)
@@ -454,6 +456,12 @@ class Writer:
         return True
 
     def maintain_graph(self, *, force: bool = False, rebuild: bool = False, explain: bool = False) -> None:
+        """:meth:`_maintain_graph`; then an IVF collection's codes leave RAM (its lists hold them)."""
+        self._maintain_graph(force=force, rebuild=rebuild, explain=explain)
+        if self.settings.index == "ivf" and self.state.graph is not None and self.state.index is not None:
+            self.state.release_codes()
+
+    def _maintain_graph(self, *, force: bool = False, rebuild: bool = False, explain: bool = False) -> None:
         """Extend the graph (HNSW) or lists (IVF) with the rows outside them once they are many.
 
         ``force``: now; ``rebuild``: from scratch. An IVF partition is also retrained from
@@ -491,14 +499,13 @@ class Writer:
                 g = self._train_ivf(rows)
             else:
                 g = st.graph  # type: ignore[assignment]
-            codes = st.codes().codes
             for sl in iter_slices(len(rows), 4 * block_rows(s.dim)):
                 block = rows[sl]
-                g.add(np.asarray(st.vectors[block], dtype=np.float32), rowids[block], codes[block])  # type: ignore[call-arg]
+                g.add(np.asarray(st.vectors[block], dtype=np.float32), rowids[block], st.code_rows(block))  # type: ignore[call-arg]
             g.settle()  # type: ignore[union-attr]
             if not fresh and g.drifted(len(st), regrow=self.ivf_regrow, imbalance=self.ivf_imbalance):  # type: ignore[union-attr]
                 # the rows just added crowd some lists: a partition trained on all rows replaces this one
-                self.maintain_graph(force=True, rebuild=True)
+                self._maintain_graph(force=True, rebuild=True)
                 return
         else:
             if fresh:
