@@ -27,6 +27,7 @@ from ._cache import PlanCache
 from ._candidate import Candidate
 from ._candidates import CandidateSpec, coarse_steps, generate_candidates, group_ladders, pca_widths, rerank_factors
 from ._export import ENGINES, EngineSettings, export_config, export_settings, faiss_factory
+from ._index import IndexPlan, plan_index
 from ._ladder import LadderSearch
 from ._pareto import Frontier, Point, Verdict, acceptance, margin_z, pareto_front, recommend
 from ._plan import plan
@@ -36,6 +37,8 @@ from ._verify import EngineError, KnobStep, VerifyReport, verify_export
 
 __all__ = [
     "plan",
+    "plan_index",
+    "IndexPlan",
     "Plan",
     "Candidate",
     "PlanCache",

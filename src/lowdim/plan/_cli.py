@@ -122,6 +122,12 @@ def plan_command(
     faiss: Annotated[
         bool, typer.Option("--faiss/--no-faiss", help="Also measure FAISS's frontier on the same data (side by side).")
     ] = True,
+    index: Annotated[
+        str | None,
+        typer.Option("--index", help="ivf: also recommend IVF lists and the fewest to probe per query (sub-linear search)."),
+    ] = None,
+    nlist: Annotated[int | None, typer.Option("--nlist", help="IVF lists (with --index ivf; default ~4 sqrt(rows)).")] = None,
+    max_ms: Annotated[float | None, typer.Option("--max-ms", help="Latency budget per query (with --index).")] = None,
 ) -> None:
     """Measure candidate specs on DATA and recommend the fewest RAM bytes per vector that meet the target."""
     from . import ENGINES, plan, plot_plan
@@ -151,6 +157,9 @@ def plan_command(
         progress=Console(stderr=True).is_terminal,
         faiss=faiss,
         verify=export if verify else None,
+        index=index,
+        nlist=nlist,
+        max_ms=max_ms,
     )
     out.print(
         f"[bold]plan[/] for {escape(str(data))}: {p.n:,} x {p.d}, metric {p.metric}, "
@@ -180,8 +189,13 @@ def plan_command(
         out.print(f"[red]step below:[/] {escape(below)}", highlight=False)
     else:
         out.print("[dim]step below: none (the recommendation is the smallest step of its ladder)[/]", highlight=False)
+    if p.index is not None:
+        out.print(f"[bold]index:[/] {escape(p.index.summary())}", highlight=False)
+        for note in p.index.notes:
+            out.print(f"[dim]{escape(note)}[/]", highlight=False)
     # with the JSON, a collection adopts the very codec measured here (no refit); without it, only the spec
-    how = f"lowdim create PATH --plan {json_path}" if json_path is not None else f"lowdim create PATH --spec '{rec.spec}'"
+    spec = p.index.spec if p.index is not None else rec.spec
+    how = f"lowdim create PATH --plan {json_path}" if json_path is not None else f"lowdim create PATH --spec '{spec}'"
     out.print(f"[dim]use it: {escape(how)}[/]", highlight=False)
     if export is not None:
         out.print(f"\n[bold]{export}[/] nearest settings:", highlight=False)

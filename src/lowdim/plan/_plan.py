@@ -59,6 +59,7 @@ from ._candidates import (
 from ._export import ENGINES
 from ._faiss import faiss_spec, measure_faiss_frontier
 from ._fit import PQ_TRAIN_ROWS, SharedFits
+from ._index import INDEX_KINDS, plan_index
 from ._inputs import ground_truth, resolve_inputs, split_queries
 from ._ladder import OPQ_GAP, LadderSearch
 from ._pareto import margin_z, pareto_front, recommend
@@ -167,6 +168,9 @@ def plan(
     cache: PlanCache | None = None,
     faiss: bool = True,
     verify: str | None = None,
+    index: str | None = None,
+    nlist: int | None = None,
+    max_ms: float | None = None,
 ) -> Plan:
     """Find the smallest compression spec that meets ``target_recall`` on this data, and show the evidence.
 
@@ -225,6 +229,12 @@ def plan(
         corpus, run the plan's queries, and raise the engine's knobs until the target is
         met or they run out (:func:`~lowdim.plan.verify_export`, ``lowdim[engines]``);
         the report is ``Plan.verified``.
+    index : {"ivf"}, optional
+        Also recommend a sub-linear index over the recommended codes (``Plan.index``): IVF
+        lists (``nlist``, default about ``4 sqrt(n)``) and the fewest lists to probe per query
+        that meet the target, with the partition's own ceiling measured apart from the
+        codec's loss (:func:`~lowdim.plan.plan_index`). ``max_ms``: a latency budget per
+        query the notes check.
 
     Returns
     -------
@@ -257,6 +267,11 @@ def plan(
     z = margin_z(confidence)
     if verify is not None:
         verify = check_choice(verify, ENGINES, "verify", owner="plan")
+    if index is not None:
+        index = check_choice(index, INDEX_KINDS, "index", owner="plan")
+    if nlist is not None:
+        nlist = check_positive_int(nlist, "nlist", owner="plan")
+    max_ms = _check_optional_positive(max_ms, "max_ms", integer=False)
     if cache is not None and not isinstance(cache, PlanCache):
         raise ParameterError(f"The 'cache' parameter of plan must be a PlanCache or None. Got {type(cache).__name__}.")
     factors = rerank_factors(max_rerank)
@@ -407,6 +422,14 @@ def plan(
             rec.spec, verify, corpus, inputs.queries, gt_ids, k=k, metric=metric, target=target, d=d, progress=progress
         )
         timing[f"verify on {verify}"] = time.perf_counter() - t
+    index_plan = None
+    if index is not None and codec is not None:
+        t = time.perf_counter()
+        index_plan = plan_index(
+            codec, corpus, inputs.queries, gt_ids, target=target, k=k, halves=halves, confidence=confidence,
+            nlist=nlist, max_ms=max_ms, seed=seed,
+        )  # fmt: skip
+        timing["index"] = time.perf_counter() - t
     seconds = time.perf_counter() - t_start
     n_specs = len(session.by_base)
     by_phase = ", ".join(f"{v} {k}" for k, v in phases.items())
@@ -448,6 +471,7 @@ def plan(
         faiss_best=faiss_best,
         ratio=ratio,
         verified=verified,
+        index=index_plan,
     )
 
 

@@ -16,6 +16,7 @@ from ..spec import Pipeline
 from ..validation import check_choice, check_metric
 from ._candidate import Candidate
 from ._export import ENGINES, export_settings
+from ._index import IndexPlan
 
 __all__ = ["Plan", "TargetNotMetError", "PLAN_FORMAT"]
 
@@ -87,6 +88,9 @@ class Plan:
     ratio : float or None
         The recommendation's RAM bytes over ``faiss_best``'s code bytes (<= 1: lowdim's
         is no larger).
+    index : IndexPlan or None
+        The IVF index recommended next to the codec (``plan(..., index="ivf")``): nlist,
+        nprobe, the partition's ceiling and the codec's recall per nprobe, what limits it.
     verified : VerifyReport or None
         The export built and measured in the real engine (``plan(..., verify=engine)``;
         a dict when read from JSON).
@@ -123,6 +127,7 @@ class Plan:
     faiss_best: Any = None
     ratio: float | None = None
     verified: Any = None
+    index: Any = None
 
     @property
     def feasible(self) -> bool:
@@ -209,6 +214,7 @@ class Plan:
             "faiss_best": None if self.faiss_best is None else _point_dict(self.faiss_best),
             "ratio": self.ratio,
             "verified": None if self.verified is None else _point_dict(self.verified),
+            "index": None if self.index is None else self.index.to_dict(),
         }
 
     def write_json(self, path: str | Path) -> Path:
@@ -294,6 +300,7 @@ class Plan:
                 faiss_best=doc.get("faiss_best"),
                 ratio=None if doc.get("ratio") is None else float(doc["ratio"]),
                 verified=doc.get("verified"),
+                index=None if doc.get("index") is None else IndexPlan.from_dict(doc["index"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise FileFormatError(f"plan file {path} is incomplete or damaged ({type(exc).__name__}: {exc})") from None

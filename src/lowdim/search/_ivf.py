@@ -10,6 +10,7 @@ full vectors. With ``nprobe == nlist`` it returns what the flat :class:`CodeInde
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import zlib
@@ -26,7 +27,7 @@ from ..validation import check_embeddings, check_k, check_positive_int
 from ._index import SearchResult, rerank_exact
 from ._ivf_lists import InvertedCodes, lists_from_state, make_lists
 
-__all__ = ["IVFIndex", "IVFStats", "IdFilter", "MIN_ROWS_PER_LIST", "HNSW_COARSE_FROM"]
+__all__ = ["IVFIndex", "IVFStats", "IdFilter", "MIN_ROWS_PER_LIST", "MAX_ROWS_PER_LIST", "HNSW_COARSE_FROM", "auto_nlist"]
 
 #: FAISS's k-means wants at least this many training rows per centroid
 MIN_ROWS_PER_LIST = 39
@@ -97,6 +98,19 @@ class IdFilter:
             out[inside] = self.mask[ids[inside]]
             return out
         return np.isin(ids, self._ids)
+
+
+def auto_nlist(n: int) -> int:
+    """The number of lists for ``n`` rows: the power of two nearest ``4 sqrt(n)``, at most ``n / 39``.
+
+    >>> auto_nlist(116_697), auto_nlist(10_000_000), auto_nlist(1_000)
+    (1024, 16384, 16)
+    """
+    want = 4.0 * math.sqrt(max(n, 1))
+    nlist = 1 << max(0, round(math.log2(want)))
+    while nlist > 1 and nlist * MIN_ROWS_PER_LIST > n:
+        nlist //= 2
+    return nlist
 
 
 def _nlist_hint(n: int) -> int:

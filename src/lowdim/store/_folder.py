@@ -68,6 +68,10 @@ def resolve_settings(
             )
         plan.require_feasible()
         spec = plan.recommended.spec  # type: ignore[union-attr]
+        ix = getattr(plan, "index", None)
+        if ix is not None and ix.nprobe is not None:  # the plan's IVF lists and nprobe, over the same codec
+            spec = ix.spec
+            rest = {**rest, "nprobe": rest.get("nprobe") or ix.nprobe}
         if dim is not None and dim != plan.d:
             raise ParameterError(
                 f"dim={dim} contradicts the plan, which was made for {plan.d}-dimensional vectors; leave dim out"
@@ -184,6 +188,11 @@ def _split_index(spec: str, rest: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     parsed = parse_index_spec(spec)
     if parsed.kind == "flat":
         return spec, rest
+    if parsed.kind == "hnsw":  # a collection's graph is over fp16 vectors, not over the codes
+        raise ParameterError(
+            f"spec '{spec}': the hnsw<M>/ prefix (a graph over the codes) is for lowdim bench; "
+            f"a collection takes spec '{parsed.codec.to_spec()}' with index='hnsw'"
+        )
     index, nlist = rest.get("index"), rest.get("nlist")
     if index is not None and index != parsed.kind:
         raise ParameterError(f"spec '{spec}' asks for an {parsed.kind} index, but index={index!r}; give one of them")

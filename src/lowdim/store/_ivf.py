@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import zlib
 from pathlib import Path
 from typing import Any
@@ -31,25 +30,7 @@ from ..search import IdFilter, IVFIndex
 from ._catalog import GraphRecord
 from ._files import FileInfo, check_file, write_bytes
 
-__all__ = ["IVFGraph", "auto_nlist", "MIN_ROWS_PER_LIST", "MAX_TRAIN_PER_LIST"]
-
-#: rows per list FAISS's k-means wants at least (it warns below 39)
-MIN_ROWS_PER_LIST = 39
-#: the training sample holds at most this many rows per list (FAISS's own cap)
-MAX_TRAIN_PER_LIST = 256
-
-
-def auto_nlist(n: int) -> int:
-    """The number of lists for ``n`` rows: the power of two nearest ``4 sqrt(n)``, at most ``n / 39``.
-
-    >>> auto_nlist(116_697), auto_nlist(10_000_000), auto_nlist(1_000)
-    (1024, 16384, 16)
-    """
-    want = 4.0 * math.sqrt(max(n, 1))
-    nlist = 1 << max(0, round(math.log2(want)))
-    while nlist > 1 and nlist * MIN_ROWS_PER_LIST > n:
-        nlist //= 2
-    return nlist
+__all__ = ["IVFGraph"]
 
 
 def _write_npz(root: Path, name: str, arrays: dict[str, np.ndarray]) -> FileInfo:

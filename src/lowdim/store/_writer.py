@@ -20,14 +20,14 @@ import numpy as np
 
 from ..arrays import block_rows, iter_slices, prepare_rows
 from ..exceptions import ConflictError, FileFormatError, ParameterError, ValidationError
-from ..search import CodeIndex, local_intrinsic_dimension
+from ..search import MAX_ROWS_PER_LIST, MIN_ROWS_PER_LIST, CodeIndex, auto_nlist, local_intrinsic_dimension
 from ..spec import Pipeline
 from ..validation import check_embeddings, check_positive_int
 from ._catalog import Catalog, CodecRecord, SegmentRecord
 from ._files import FileInfo, map_npy, open_npy, write_npy, write_npy_blocks
 from ._filters import check_metadata, index_rows
 from ._graph import HNSWGraph
-from ._ivf import MAX_TRAIN_PER_LIST, MIN_ROWS_PER_LIST, IVFGraph, auto_nlist
+from ._ivf import IVFGraph
 from ._layout import OPEN_LOCK, WRITER_LOCK, codes_name, fsync_folders, garbage, graph_stem, unlink, vectors_name
 from ._lock import FileLock
 from ._manifest import GRAPH_KINDS, Settings, read_manifest, write_manifest
@@ -425,7 +425,7 @@ class Writer:
         s, st = self.settings, self.state
         n = len(rows)
         nlist = s.nlist or auto_nlist(n)
-        take = min(n, MAX_TRAIN_PER_LIST * nlist)
+        take = min(n, MAX_ROWS_PER_LIST * nlist)
         pick = np.sort(np.random.default_rng(s.random_state).choice(n, take, replace=False)) if take < n else np.arange(n)
         sample = np.asarray(st.vectors[rows[pick]], dtype=np.float32)
         nprobe = s.nprobe or max(1, nlist // 8)
