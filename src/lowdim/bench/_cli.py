@@ -14,8 +14,33 @@ def _split_specs(specs: str) -> list[str]:
     return [s.strip() for s in specs.split(",") if s.strip()]
 
 
+def _split_ints(text: str | None, option: str) -> list[int] | None:
+    """``"32,64,128"`` -> [32, 64, 128]; a piece that is not an integer is a one-line error."""
+    if text is None:
+        return None
+    from ..exceptions import ParameterError
+
+    out = []
+    for piece in _split_specs(text):
+        try:
+            out.append(int(piece))
+        except ValueError:
+            raise ParameterError(f"{option} takes comma-separated integers such as '64,128'; got '{piece}' in '{text}'") from None
+    return out
+
+
 def _run(
-    data, specs: str, k: int, metric: str, json_out: Path | None, plot: Path | None, faiss: bool, n_single: int, train_size: int
+    data,
+    specs: str,
+    k: int,
+    metric: str,
+    json_out: Path | None,
+    plot: Path | None,
+    faiss: bool,
+    n_single: int,
+    train_size: int,
+    nprobe: list[int] | None = None,
+    ef: list[int] | None = None,
 ) -> None:
     from . import bench_table, plot_tradeoff, run_bench
 
@@ -30,6 +55,8 @@ def _run(
         with_faiss=faiss,
         n_single=n_single,
         train_size=train_size,
+        nprobe=nprobe,
+        ef=ef,
         progress=console.is_terminal,
     )
     console.print(bench_table(report))
@@ -61,11 +88,20 @@ def register(app: typer.Typer) -> None:
         faiss: bool = typer.Option(True, "--faiss/--no-faiss", help="Run FAISS's equivalents in the same run."),
         n_single: int = typer.Option(200, "--single-queries", help="Queries timed one at a time."),
         train_size: int = typer.Option(100_000, "--train-size", help="Rows sampled to train codecs (same for FAISS)."),
+        nprobe: str | None = typer.Option(
+            None,
+            "--nprobe",
+            help="Comma-separated lists probed by ivf<nlist>/ specs, one result row each (default 16,64).",
+        ),
+        ef: str | None = typer.Option(
+            None, "--ef", help="Comma-separated beam widths of hnsw<M>/ specs, one result row each (default 32,64)."
+        ),
     ) -> None:
         """Measure recall, bytes, encode speed and QPS of each spec, next to FAISS."""
         from ..eval import load_dataset
         from ..validation import check_metric
 
         check_metric(metric)
+        nprobes, efs = _split_ints(nprobe, "--nprobe"), _split_ints(ef, "--ef")
         ds = load_dataset(data, queries=queries, gt=gt, qrels=qrels)
-        _run(ds, specs, k, metric, json_out, plot, faiss, n_single, train_size)
+        _run(ds, specs, k, metric, json_out, plot, faiss, n_single, train_size, nprobes, efs)

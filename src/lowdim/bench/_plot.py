@@ -12,7 +12,11 @@ __all__ = ["plot_tradeoff"]
 
 
 def plot_tradeoff(results: Sequence, path: str | Path, *, k: int = 10, title: str = "") -> Path:
-    """Draw recall@k against RAM bytes/vector for every result; the Pareto front is a step line."""
+    """Draw recall@k against RAM bytes/vector for every result; the Pareto front is a step line.
+
+    Each (engine, index kind) has its own marker: flat scans circles/squares, IVF triangles,
+    HNSW diamonds/pluses; index points are labelled with their nprobe or ef.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -20,17 +24,26 @@ def plot_tradeoff(results: Sequence, path: str | Path, *, k: int = 10, title: st
 
     path = Path(path)
     fig, ax = plt.subplots(figsize=(8, 5.5))
-    styles: dict[str, dict[str, Any]] = {
-        "lowdim": dict(marker="o", color="tab:blue"),
-        "faiss": dict(marker="s", color="tab:orange", alpha=0.8),
+    styles: dict[tuple[str, str], dict[str, Any]] = {
+        ("lowdim", "flat"): dict(marker="o", color="tab:blue"),
+        ("faiss", "flat"): dict(marker="s", color="tab:orange", alpha=0.8),
+        ("lowdim", "ivf"): dict(marker="^", color="tab:green"),
+        ("faiss", "ivf"): dict(marker="v", color="tab:red", alpha=0.8),
+        ("lowdim", "hnsw"): dict(marker="D", color="tab:purple"),
+        ("faiss", "hnsw"): dict(marker="P", color="tab:brown", alpha=0.8),
     }
-    for engine, style in styles.items():
-        rows = [r for r in results if r.engine == engine]
+    for (engine, kind), style in styles.items():
+        rows = [r for r in results if r.engine == engine and getattr(r, "index", "flat") == kind]
         if not rows:
             continue
-        ax.scatter([r.ram_bytes_per_vector for r in rows], [r.recall for r in rows], label=engine, s=40, **style)
+        legend = engine if kind == "flat" else f"{engine} {kind}"
+        ax.scatter([r.ram_bytes_per_vector for r in rows], [r.recall for r in rows], label=legend, s=40, **style)
         for r in rows:
             label = r.spec if engine == "lowdim" else (r.equivalent or r.spec)
+            if getattr(r, "nprobe", None) is not None:
+                label += f" @{r.nprobe}"
+            elif getattr(r, "ef", None) is not None:
+                label += f" ef{r.ef}"
             ax.annotate(
                 label,
                 (r.ram_bytes_per_vector, r.recall),
@@ -50,7 +63,7 @@ def plot_tradeoff(results: Sequence, path: str | Path, *, k: int = 10, title: st
     ax.set_ylabel(f"recall@{k}")
     ax.set_title(title or f"recall@{k} vs. bytes per vector")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

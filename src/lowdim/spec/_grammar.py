@@ -33,7 +33,9 @@ __all__ = [
 ]
 
 _RERANK = re.compile(r"rerank(\d+)")
-_INDEX = re.compile(r"(ivf)(\d+)")
+_INDEX = re.compile(r"(ivf|hnsw)(\d+)")
+#: the parameter the number after each index prefix sets
+_INDEX_PARAM = {"ivf": "nlist", "hnsw": "m"}
 #: bytes of the int64 id an index keeps per vector beside its code
 ID_BYTES = 8
 
@@ -293,14 +295,16 @@ def parse_spec(spec: SpecLike) -> Spec:
 
 @dataclass(frozen=True)
 class IndexSpec:
-    """A spec string with an optional index prefix: ``ivf<nlist>/<codec spec>``.
+    """A spec string with an optional index prefix: ``ivf<nlist>/<codec spec>`` or ``hnsw<M>/<codec spec>``.
 
     Attributes
     ----------
     kind : str
-        ``"ivf"`` (inverted file over the codes) or ``"flat"`` (no prefix: a linear scan).
+        ``"ivf"`` (inverted file over the codes, :class:`lowdim.search.IVFIndex`), ``"hnsw"``
+        (an HNSW graph whose nodes hold the codes, :class:`lowdim.search.CodeGraph`, ``M``
+        links per node and level) or ``"flat"`` (no prefix: a linear scan).
     params : dict
-        ``{"nlist": 1024}`` for ``ivf1024``; empty for ``"flat"``.
+        ``{"nlist": 1024}`` for ``ivf1024``, ``{"m": 32}`` for ``hnsw32``; empty for ``"flat"``.
     codec : Spec
         The codec spec, parsed exactly as :func:`parse_spec` parses it.
 
@@ -311,6 +315,8 @@ class IndexSpec:
     ('ivf', {'nlist': 1024}, 'pq96x4+rerank10', 'ivf1024/pq96x4+rerank10')
     >>> s.bytes_per_vector(384)  # 48 code bytes + the 8-byte id
     56
+    >>> parse_index_spec("hnsw32/int8+rerank4").bytes_per_vector(384)  # 384 code bytes + 2 × 32 level-0 links
+    640
     """
 
     kind: str
@@ -320,23 +326,29 @@ class IndexSpec:
     def to_spec(self) -> str:
         if self.kind == "flat":
             return self.codec.to_spec()
-        return f"{self.kind}{self.params['nlist']}/{self.codec.to_spec()}"
+        return f"{self.kind}{self.params[_INDEX_PARAM[self.kind]]}/{self.codec.to_spec()}"
 
     def __str__(self) -> str:
         return self.to_spec()
 
     def bytes_per_vector(self, d: int) -> int:
-        """RAM bytes per vector: the code, plus the int64 id an IVF list keeps with it.
+        """RAM bytes per vector: the code, plus the int64 id an IVF list keeps with it, or the
+        2M int32 level-0 links of an HNSW node.
 
         The coarse centroids (nlist × d × 4 bytes in all) are not counted: they do not grow
-        with the collection.
+        with the collection; nor are an HNSW graph's upper levels and offsets (about 16 bytes
+        more per node, see :attr:`lowdim.search.CodeGraph.bytes_per_vector`).
         """
         code = self.codec.bytes_per_vector(d)
-        return code + ID_BYTES if self.kind == "ivf" else code
+        if self.kind == "ivf":
+            return code + ID_BYTES
+        if self.kind == "hnsw":
+            return code + 2 * self.params["m"] * 4
+        return code
 
 
 def parse_index_spec(spec: str | IndexSpec) -> IndexSpec:
-    """Split an index prefix (``ivf<nlist>/``) off a spec string and parse the codec spec after it.
+    """Split an index prefix (``ivf<nlist>/`` or ``hnsw<M>/``) off a spec string and parse the codec spec after it.
 
     Without a prefix the index is ``"flat"`` (a linear scan of the codes).
 
@@ -354,18 +366,20 @@ def parse_index_spec(spec: str | IndexSpec) -> IndexSpec:
     m = _INDEX.fullmatch(head)
     if m is None:
         return IndexSpec("flat", {}, parse_spec(spec))
-    nlist = int(m.group(2))
-    if nlist < 1:
-        raise SpecError(f"'{head}' in spec '{spec}': an IVF index needs nlist >= 1; got {nlist}")
+    kind, value = m.group(1), int(m.group(2))
+    if kind == "ivf" and value < 1:
+        raise SpecError(f"'{head}' in spec '{spec}': an IVF index needs nlist >= 1; got {value}")
+    if kind == "hnsw" and value < 2:
+        raise SpecError(f"'{head}' in spec '{spec}': an HNSW graph needs M >= 2 links per node; got {value}")
     if not sep or not rest:
         raise SpecError(f"'{head}' in spec '{spec}' needs a codec after it, e.g. '{head}/pq96x4+rerank10'")
     if _INDEX.fullmatch(rest.split("/")[0]):
-        raise SpecError(f"spec '{spec}' has more than one index prefix; only one 'ivf<nlist>/' is allowed")
+        raise SpecError(f"spec '{spec}' has more than one index prefix; only one 'ivf<nlist>/' or 'hnsw<M>/' is allowed")
     try:
         codec = parse_spec(rest)
     except SpecError as exc:
         raise SpecError(f"{exc} (the codec part of index spec '{spec}')") from None
-    return IndexSpec(m.group(1), {"nlist": nlist}, codec)
+    return IndexSpec(kind, {_INDEX_PARAM[kind]: value}, codec)
 
 
 def bytes_per_vector(d: int, spec: SpecLike | IndexSpec) -> int:
@@ -373,7 +387,8 @@ def bytes_per_vector(d: int, spec: SpecLike | IndexSpec) -> int:
 
     Full vectors kept on disk for ``+rerank`` are not counted (they are disk bytes). An
     ``ivf<nlist>/`` prefix adds the 8-byte int64 id each inverted list keeps per vector
-    (the centroids, a fixed nlist × d × 4 bytes, are not counted).
+    (the centroids, a fixed nlist × d × 4 bytes, are not counted); an ``hnsw<M>/`` prefix
+    adds the 2M int32 level-0 links of each graph node.
 
     Examples
     --------
