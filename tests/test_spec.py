@@ -173,3 +173,21 @@ def test_stage_questions_go_to_the_registry():
 def test_training_minimum_and_its_reason_come_from_the_registry(spec, rows, fit_rows, reason):
     s = parse_spec(spec)
     assert (s.min_train_rows(384), s.min_fit_rows(384), s.min_train_reason(384)) == (rows, fit_rows, reason)
+
+
+def test_hnsw_index_prefix():
+    from lowdim.spec import bytes_per_vector, parse_index_spec
+
+    s = parse_index_spec("hnsw32/pca128/int8+rerank4")
+    assert (s.kind, s.params, s.codec.to_spec(), s.to_spec()) == ("hnsw", {"m": 32}, "pca128/int8+rerank4", str(s))
+    assert str(s) == "hnsw32/pca128/int8+rerank4"
+    assert bytes_per_vector(384, "hnsw16/pq96x8") == 96 + 2 * 16 * 4  # the code + 2M int32 level-0 links
+    for bad, msg in [
+        ("hnsw1/int8", "needs M >= 2 links per node"),
+        ("hnsw32", "needs a codec after it"),
+        ("hnsw32/ivf16/int8", "more than one index prefix"),
+    ]:
+        with pytest.raises(SpecError, match=msg):
+            parse_index_spec(bad)
+    with pytest.raises(SpecError, match="is an index, not a codec stage"):
+        parse_spec("hnsw32/int8")

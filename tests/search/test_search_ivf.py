@@ -114,6 +114,7 @@ def test_many_lists_use_an_hnsw_coarse_quantizer(clustered, monkeypatch):
     p = Pipeline("pq16x4").fit(X)
     index = IVFIndex(p, nlist=32).train(X)
     assert isinstance(index.coarse, faiss.IndexHNSWFlat)
+    assert len(np.unique(index.centroids.round(5), axis=0)) == 32  # two-level k-means: 6 clusters split into 32
     index.add(X)
     flat = CodeIndex(p, p.encode(X)).search(Q, 10)
     res = index.search(Q, 10, nprobe=32)

@@ -20,6 +20,7 @@ from typing import Any
 
 import faiss
 import numpy as np
+from faiss.contrib.clustering import two_level_clustering
 
 from ..arrays import sample_rows
 from ..exceptions import DimensionError, FileFormatError, ParameterError, ValidationError
@@ -228,11 +229,18 @@ class IVFIndex:
             X = sample_rows(X, MAX_ROWS_PER_LIST * self.nlist, self.random_state)
         X = check_embeddings(X, n_features=self.d, name="X", what=f"this {self.codec.to_spec()} index")
         Y = np.ascontiguousarray(self.codec.prepare(X))
-        km = faiss.Kmeans(
-            self.d, self.nlist, niter=20, seed=int(self.random_state) % (2**31), spherical=self.codec.metric == "cosine"
-        )
-        km.train(Y)
-        self.coarse = self._make_coarse(km.centroids)
+        seed, spherical = int(self.random_state) % (2**31), self.codec.metric == "cosine"
+        if self.nlist >= HNSW_COARSE_FROM:
+            # two levels (FAISS's recipe for many lists): sqrt(nlist) clusters, then each split in proportion
+            # to its rows; the cost falls from rows x nlist to about rows x 2 sqrt(nlist) distance computations
+            centroids, _ = two_level_clustering(
+                Y, max(2, round(math.sqrt(self.nlist))), self.nlist, clustering_niter=20, seed=seed, spherical=spherical
+            )
+        else:
+            km = faiss.Kmeans(self.d, self.nlist, niter=20, seed=seed, spherical=spherical)
+            km.train(Y)
+            centroids = km.centroids
+        self.coarse = self._make_coarse(centroids)
         return self
 
     def _make_coarse(self, centroids: np.ndarray) -> faiss.Index:
