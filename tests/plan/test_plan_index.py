@@ -30,7 +30,7 @@ def ivf_plan():
 def test_the_smallest_accepted_nprobe_with_the_ceiling_apart(ivf_plan):
     _, p = ivf_plan
     ix = p.index
-    assert ix.kind == "ivf" and ix.nlist == 256 and ix.spec == f"ivf256/{p.recommended.spec}"
+    assert ix.kind == "ivf" and ix.nlist == 256 and ix.spec.startswith("ivf256/") and ix.tried[0]["spec"] == p.recommended.spec
     probes = [c["nprobe"] for c in ix.curve]
     assert probes == [1 << i for i in range(len(probes))] and probes[-1] == ix.nprobe
     assert [c["accepted"] for c in ix.curve] == [False] * (len(probes) - 1) + [True]
@@ -52,7 +52,7 @@ def test_json_round_trip_and_a_collection_from_the_plan(ivf_plan, tmp_path):
     assert back.index.spec == p.index.spec and back.index.curve == p.index.curve
     with Collection.create(tmp_path / "c", plan=back) as col:
         s = col.settings
-        assert (s.index, s.nlist, s.nprobe, s.spec) == ("ivf", 256, p.index.nprobe, p.recommended.spec)
+        assert (s.index, s.nlist, s.nprobe, f"ivf256/{s.spec}") == ("ivf", 256, p.index.nprobe, p.index.spec)
         col.add(X[:12000])
         col.build_index()
         assert col.info()["graph_nodes"] == 12000 and col.info()["nprobe"] == p.index.nprobe
@@ -94,6 +94,21 @@ def test_cli_prints_the_index(tmp_path):
     assert out.exit_code == 0, out.output
     assert "index: index ivf" in out.output and "partition ceiling" in out.output
     assert "lowdim create PATH --spec 'ivf" in out.output
+
+
+def test_larger_codes_are_chosen_when_the_smallest_need_too_many_lists():
+    X = _clusters(6000, seed=1)
+    Q = X[:100] + 0.1
+    _, gt = exact_knn(X, Q, 10, metric="cosine")
+    halves = (np.arange(0, 100, 2), np.arange(1, 100, 2))
+    fitted = []
+    weak, strong = Pipeline("pq4x8").fit(X), lambda: fitted.append(1) or Pipeline("int8+rerank2").fit(X)
+    ix = plan_index([weak, strong], X, Q, gt, target=0.9, k=10, halves=halves, nlist=64, max_nprobe=16)
+    assert ix.spec == "ivf64/int8+rerank2" and ix.nprobe <= 16 and fitted == [1]
+    assert ix.tried == [{"spec": "pq4x8", "nprobe": None}, {"spec": "int8+rerank2", "nprobe": ix.nprobe}]
+    assert "pq4x8 needs nprobe > 64 (budget 16)" in ix.notes
+    alone = plan_index(weak, X, Q, gt, target=0.9, k=10, halves=halves, nlist=64, max_nprobe=16)
+    assert alone.spec == "ivf64/pq4x8" and alone.nprobe is None  # nothing else to try: said, not hidden
 
 
 @pytest.mark.slow

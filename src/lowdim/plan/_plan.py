@@ -59,7 +59,7 @@ from ._candidates import (
 from ._export import ENGINES
 from ._faiss import faiss_spec, measure_faiss_frontier
 from ._fit import PQ_TRAIN_ROWS, SharedFits
-from ._index import INDEX_KINDS, plan_index
+from ._index import INDEX_CODECS, INDEX_KINDS, plan_index
 from ._inputs import ground_truth, resolve_inputs, split_queries
 from ._ladder import OPQ_GAP, LadderSearch
 from ._pareto import margin_z, pareto_front, recommend
@@ -230,11 +230,11 @@ def plan(
         met or they run out (:func:`~lowdim.plan.verify_export`, ``lowdim[engines]``);
         the report is ``Plan.verified``.
     index : {"ivf"}, optional
-        Also recommend a sub-linear index over the recommended codes (``Plan.index``): IVF
-        lists (``nlist``, default about ``4 sqrt(n)``) and the fewest lists to probe per query
-        that meet the target, with the partition's own ceiling measured apart from the
-        codec's loss (:func:`~lowdim.plan.plan_index`). ``max_ms``: a latency budget per
-        query the notes check.
+        Also recommend a sub-linear index (``Plan.index``): IVF lists (``nlist``, default about
+        ``4 sqrt(n)``), the codes they hold (the recommendation, or a larger accepted spec when
+        it needs too many lists probed) and the fewest lists to probe per query that meet the
+        target, with the partition's own ceiling measured apart from the codec's loss
+        (:func:`~lowdim.plan.plan_index`). ``max_ms``: a latency budget per query.
 
     Returns
     -------
@@ -426,8 +426,8 @@ def plan(
     if index is not None and codec is not None:
         t = time.perf_counter()
         index_plan = plan_index(
-            codec, corpus, inputs.queries, gt_ids, target=target, k=k, halves=halves, confidence=confidence,
-            nlist=nlist, max_ms=max_ms, seed=seed,
+            [codec, *_larger_codecs(measured, rec, session, fits)], corpus, inputs.queries, gt_ids, target=target, k=k,
+            halves=halves, confidence=confidence, nlist=nlist, max_ms=max_ms, seed=seed,
         )  # fmt: skip
         timing["index"] = time.perf_counter() - t
     seconds = time.perf_counter() - t_start
@@ -534,6 +534,21 @@ def _faiss_frontier(
     if best is not None and (not ours or best.code_bytes < min(ours)):
         session.measure_spec(best.spec, steps=search.steps, why=f"FAISS's {best.name} reaches the target in {best.code_bytes} B")
     return points, best
+
+
+def _larger_codecs(measured: list[Candidate], rec: Any, session: PlanSession, fits: SharedFits) -> list[Any]:
+    """Fitters of the accepted candidates after the recommendation, fewest bytes first (most rerank at equal bytes):
+    what :func:`plan_index` tries when the recommended codes need too many lists probed."""
+    seen = {rec.spec}
+    out = []
+    for c in sorted((c for c in measured if c.meets_target), key=lambda c: (c.ram_bytes_per_vector, -c.rerank, c.spec)):
+        if c.spec in seen or c.ram_bytes_per_vector < rec.ram_bytes_per_vector:
+            continue
+        seen.add(c.spec)
+        out.append(lambda c=c: (session.fitted.get(c.base) or fits.pipeline(c.base)).with_rerank(c.rerank))
+        if len(out) == INDEX_CODECS - 1:
+            break
+    return out
 
 
 def _measure_step(session: PlanSession, search: LadderSearch, cand: Any) -> None:

@@ -69,7 +69,7 @@ def resolve_settings(
         plan.require_feasible()
         spec = plan.recommended.spec  # type: ignore[union-attr]
         ix = getattr(plan, "index", None)
-        if ix is not None and ix.nprobe is not None:  # the plan's IVF lists and nprobe, over the same codec
+        if ix is not None and ix.nprobe is not None:  # the plan's IVF lists, nprobe and codes
             spec = ix.spec
             rest = {**rest, "nprobe": rest.get("nprobe") or ix.nprobe}
         if dim is not None and dim != plan.d:
@@ -82,6 +82,8 @@ def resolve_settings(
                 f"leave metric out, or plan again with metric={metric!r}"
             )
         dim, metric, codec = plan.d, plan.metric, getattr(plan, "codec", None)
+        if codec is not None and ix is not None and ix.nprobe is not None and not ix.spec.endswith("/" + codec.to_spec()):
+            codec = None  # the index chose larger codes than the flat recommendation: the collection fits them
     if encoder is not None:
         from ..encoders import shared_encoder
 
