@@ -306,13 +306,20 @@ def run_bench(
             disk = disk_itemsize * d if spec.rerank else 0.0
             ours: list[BenchResult] = []
             common = dict(disk_bytes_per_vector=disk, fit_seconds=fit_s, encode_per_second=enc, index=ispec.kind)
+            bar.update(f"lowdim {name}: build")
+            values: list[int | None] = [None]  # a scan of every code: one row, no knob
             if ispec.kind == "flat":
-                index = CodeIndex(pipe, codes, vectors=corpus)
-                build_s = time.perf_counter() - t0
-                del codes
-                bar.update(f"lowdim {name}: search")
-                ids, qb, qs = _timed(lambda q, index=index: index.search(q, k).ids, queries, n_single)
-                ram = float(pipe.code_size)
+                flat = CodeIndex(pipe, codes, vectors=corpus)
+                searcher, ram = (lambda q, k, _v, flat=flat: flat.search(q, k).ids), float(pipe.code_size)
+            else:
+                searcher, ram = _build_index(ispec, pipe, codes, corpus, train, random_state)
+                values = list(knobs[i])
+            build_s = time.perf_counter() - t0
+            del codes
+            bar.update(f"lowdim {name}: search")
+            for value in values:
+                ids, qb, qs = _timed(lambda q, v=value, s=searcher: s(q, k, v), queries, n_single)
+                setting: dict[str, int] = {} if value is None else {_KNOB[ispec.kind]: value}
                 ours.append(
                     measure(
                         "lowdim",
@@ -322,31 +329,10 @@ def run_bench(
                         qps_batch=qb,
                         qps_single=qs,
                         build_seconds=build_s,
+                        **setting,
                         **common,
                     )
                 )
-            else:
-                bar.update(f"lowdim {name}: build")
-                searcher, ram = _build_index(ispec, pipe, codes, corpus, train, random_state)
-                build_s = time.perf_counter() - t0
-                del codes
-                bar.update(f"lowdim {name}: search")
-                for value in knobs[i]:
-                    ids, qb, qs = _timed(lambda q, v=value, s=searcher: s(q, k, v), queries, n_single)
-                    ours.append(
-                        measure(
-                            "lowdim",
-                            name,
-                            ids,
-                            ram_bytes_per_vector=ram,
-                            qps_batch=qb,
-                            qps_single=qs,
-                            build_seconds=build_s,
-                            **{_KNOB[ispec.kind]: value},
-                            **common,
-                        )
-                    )
-                del searcher
             results.extend(ours)
             bar.update(f"lowdim {name}: done", advance=1)
             if X32 is None:  # with_faiss=False
