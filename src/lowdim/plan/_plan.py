@@ -426,7 +426,7 @@ def plan(
     if index is not None and codec is not None:
         t = time.perf_counter()
         index_plan = plan_index(
-            [codec, *_larger_codecs(measured, rec, session, fits)], corpus, inputs.queries, gt_ids, target=target, k=k,
+            [codec, *_larger_codecs(measured, rec, session, fits, search)], corpus, inputs.queries, gt_ids, target=target, k=k,
             halves=halves, confidence=confidence, nlist=nlist, max_ms=max_ms, seed=seed,
         )  # fmt: skip
         timing["index"] = time.perf_counter() - t
@@ -536,18 +536,24 @@ def _faiss_frontier(
     return points, best
 
 
-def _larger_codecs(measured: list[Candidate], rec: Any, session: PlanSession, fits: SharedFits) -> list[Any]:
-    """Fitters of the accepted candidates after the recommendation, fewest bytes first (most rerank at equal bytes):
-    what :func:`plan_index` tries when the recommended codes need too many lists probed."""
-    seen = {rec.spec}
+def _larger_codecs(
+    measured: list[Candidate], rec: Any, session: PlanSession, fits: SharedFits, search: LadderSearch
+) -> list[Any]:
+    """Fitters of larger codes than the recommendation, fewest bytes first: what :func:`plan_index` tries when the
+    recommended codes need too many lists probed. The accepted candidates above it, then the steps above it in its
+    own ladder (8-bit PQ for OPQ) at its rerank factor, which the flat search had no reason to measure."""
+    options: dict[str, tuple[int, int]] = {}
+    for c in measured:
+        if c.meets_target and c.ram_bytes_per_vector > rec.ram_bytes_per_vector and c.base not in options:
+            options[c.base] = (c.ram_bytes_per_vector, -c.rerank)
+    ladder = search.ladders.get(rec.ladder) or search.ladders.get("pq8", [])
+    for step in ladder:
+        if step.ram_bytes > rec.ram_bytes_per_vector and step.spec not in options:
+            options[step.spec] = (step.ram_bytes, -rec.rerank)
     out = []
-    for c in sorted((c for c in measured if c.meets_target), key=lambda c: (c.ram_bytes_per_vector, -c.rerank, c.spec)):
-        if c.spec in seen or c.ram_bytes_per_vector < rec.ram_bytes_per_vector:
-            continue
-        seen.add(c.spec)
-        out.append(lambda c=c: (session.fitted.get(c.base) or fits.pipeline(c.base)).with_rerank(c.rerank))
-        if len(out) == INDEX_CODECS - 1:
-            break
+    for base, (_, neg_rerank) in sorted(options.items(), key=lambda kv: (kv[1][0], kv[1][1], kv[0]))[: INDEX_CODECS - 1]:
+        factor = -neg_rerank
+        out.append(lambda base=base, factor=factor: (session.fitted.get(base) or fits.pipeline(base)).with_rerank(factor))
     return out
 
 
