@@ -29,7 +29,7 @@ import numpy as np
 from ..arrays import iter_slices, sample_indices, to_float32
 from ..eval import recall_per_query
 from ..exceptions import ParameterError
-from ..search import MAX_ROWS_PER_LIST, MIN_ROWS_PER_LIST, IVFIndex, auto_nlist
+from ..search import MIN_ROWS_PER_LIST, IVFIndex, auto_nlist, training_rows
 from ._pareto import acceptance
 
 __all__ = ["IndexPlan", "plan_index", "INDEX_KINDS", "INDEX_CODECS"]
@@ -151,7 +151,7 @@ def plan_index(
     t = time.perf_counter()
     first = todo[0] if not callable(todo[0]) or hasattr(todo[0], "encode") else todo[0]()
     part = IVFIndex(first, nlist=nlist, vectors=corpus, random_state=seed)
-    part.train(to_float32(np.asarray(corpus[sample_indices(n, MAX_ROWS_PER_LIST * nlist, seed)])))
+    part.train(to_float32(np.asarray(corpus[sample_indices(n, training_rows(n, nlist), seed)])))
     row_list = np.empty(n, np.int64)
     for sl in iter_slices(n, 16384):
         row_list[sl] = part.assign(to_float32(np.asarray(corpus[sl])), 1)[:, 0]
@@ -168,7 +168,7 @@ def plan_index(
     cap = min(nlist, max_nprobe if max_nprobe is not None else 2 * need)
     partition_s = time.perf_counter() - t
     notes = [
-        f"{nlist} lists trained on {min(n, MAX_ROWS_PER_LIST * nlist):,} rows (imbalance of the rows "
+        f"{nlist} lists trained on {training_rows(n, nlist):,} rows (imbalance of the rows "
         f"{np.bincount(row_list, minlength=nlist).max() * nlist / n:.2f}); the partition alone reaches {target:g} "
         f"at nprobe {need} (ceiling {ceiling[need]:.4f}); probe budget {cap}"
         + (" (max_nprobe)" if max_nprobe is not None else " (twice that)")

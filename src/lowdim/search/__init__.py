@@ -3,7 +3,7 @@
 from ._exact import exact_knn
 from ._hnsw_codes import CodeGraph
 from ._index import CodeIndex, SearchResult, rerank_exact, search
-from ._ivf import MAX_ROWS_PER_LIST, MIN_ROWS_PER_LIST, IdFilter, IVFIndex, IVFStats, auto_nlist
+from ._ivf import MAX_ROWS_PER_LIST, MIN_ROWS_PER_LIST, IdFilter, IVFIndex, IVFStats, auto_nlist, training_rows
 from ._order import ORDERS, insertion_order, local_intrinsic_dimension
 from ._scanners import (
     DecodeScanner,
@@ -24,6 +24,7 @@ __all__ = [
     "local_intrinsic_dimension",
     "IVFIndex",
     "auto_nlist",
+    "training_rows",
     "MIN_ROWS_PER_LIST",
     "MAX_ROWS_PER_LIST",
     "IVFStats",

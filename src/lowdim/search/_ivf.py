@@ -28,7 +28,16 @@ from ..validation import check_embeddings, check_k, check_positive_int
 from ._index import SearchResult, rerank_exact
 from ._ivf_lists import InvertedCodes, lists_from_state, make_lists
 
-__all__ = ["IVFIndex", "IVFStats", "IdFilter", "MIN_ROWS_PER_LIST", "MAX_ROWS_PER_LIST", "HNSW_COARSE_FROM", "auto_nlist"]
+__all__ = [
+    "IVFIndex",
+    "IVFStats",
+    "IdFilter",
+    "MIN_ROWS_PER_LIST",
+    "MAX_ROWS_PER_LIST",
+    "HNSW_COARSE_FROM",
+    "auto_nlist",
+    "training_rows",
+]
 
 #: FAISS's k-means wants at least this many training rows per centroid
 MIN_ROWS_PER_LIST = 39
@@ -99,6 +108,19 @@ class IdFilter:
             out[inside] = self.mask[ids[inside]]
             return out
         return np.isin(ids, self._ids)
+
+
+#: the training sample is capped at this many rows when 256 per list would be more (39 per list stays the floor)
+TRAIN_CAP = 1_000_000
+
+
+def training_rows(n: int, nlist: int) -> int:
+    """Rows of the k-means sample for ``nlist`` lists out of ``n``: 256 per list, at most ~1M (39 per list at least).
+
+    >>> training_rows(116_697, 1024), training_rows(10_000_000, 16384), training_rows(10_000_000, 32768)
+    (116697, 1000000, 1277952)
+    """
+    return min(n, max(MIN_ROWS_PER_LIST * nlist, min(MAX_ROWS_PER_LIST * nlist, TRAIN_CAP)))
 
 
 def auto_nlist(n: int) -> int:
@@ -226,7 +248,7 @@ class IVFIndex:
                 f"got {n:,}: use nlist <= {_nlist_hint(n):,}"
             )
         if isinstance(X, np.ndarray) and X.ndim == 2:
-            X = sample_rows(X, MAX_ROWS_PER_LIST * self.nlist, self.random_state)
+            X = sample_rows(X, training_rows(len(X), self.nlist), self.random_state)
         X = check_embeddings(X, n_features=self.d, name="X", what=f"this {self.codec.to_spec()} index")
         Y = np.ascontiguousarray(self.codec.prepare(X))
         seed, spherical = int(self.random_state) % (2**31), self.codec.metric == "cosine"

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..arrays import block_rows, iter_slices, prepare_rows
 from ..exceptions import ConflictError, FileFormatError, ParameterError, ValidationError
-from ..search import MAX_ROWS_PER_LIST, MIN_ROWS_PER_LIST, CodeIndex, auto_nlist, local_intrinsic_dimension
+from ..search import MIN_ROWS_PER_LIST, CodeIndex, auto_nlist, local_intrinsic_dimension, training_rows
 from ..spec import Pipeline
 from ..validation import check_embeddings, check_positive_int
 from ._catalog import Catalog, CodecRecord, SegmentRecord
@@ -425,7 +425,7 @@ class Writer:
         s, st = self.settings, self.state
         n = len(rows)
         nlist = s.nlist or auto_nlist(n)
-        take = min(n, MAX_ROWS_PER_LIST * nlist)
+        take = training_rows(n, nlist)
         pick = np.sort(np.random.default_rng(s.random_state).choice(n, take, replace=False)) if take < n else np.arange(n)
         sample = np.asarray(st.vectors[rows[pick]], dtype=np.float32)
         nprobe = s.nprobe or max(1, nlist // 8)
