@@ -327,6 +327,7 @@ class State:
             "codes": n_rows * code_size if code_size else 0,
             "rowids": n_rows * 9,
             "graph_links": self.graph.nbytes_links if self.graph is not None else 0,
+            "graph_keys": 16 * self.graph.ntotal if self.graph is not None else 0,  # each node's rowid and row
         }
         return {
             "path": str(self.root),
