@@ -539,22 +539,25 @@ def _faiss_frontier(
 def _larger_codecs(
     measured: list[Candidate], rec: Any, session: PlanSession, fits: SharedFits, search: LadderSearch
 ) -> list[Any]:
-    """Fitters of larger codes than the recommendation, fewest bytes first: what :func:`plan_index` tries when the
-    recommended codes need too many lists probed. The accepted candidates above it, then the steps above it in its
-    own ladder (8-bit PQ for OPQ) at its rerank factor, which the flat search had no reason to measure."""
-    options: dict[str, tuple[int, int]] = {}
-    for c in measured:
-        if c.meets_target and c.ram_bytes_per_vector > rec.ram_bytes_per_vector and c.base not in options:
-            options[c.base] = (c.ram_bytes_per_vector, -c.rerank)
+    """Fitters of larger codes than the recommendation: what :func:`plan_index` tries when the recommended codes need
+    too many lists probed. First the next steps above it in its own ladder (8-bit PQ for OPQ) at its rerank factor,
+    which the flat search had no reason to measure and which keep its family's headroom; then the accepted
+    candidates above it, fewest bytes first (those that just met the target flat need as many lists)."""
     ladder = search.ladders.get(rec.ladder) or search.ladders.get("pq8", [])
-    for step in ladder:
-        if step.ram_bytes > rec.ram_bytes_per_vector and step.spec not in options:
-            options[step.spec] = (step.ram_bytes, -rec.rerank)
-    out = []
-    for base, (_, neg_rerank) in sorted(options.items(), key=lambda kv: (kv[1][0], kv[1][1], kv[0]))[: INDEX_CODECS - 1]:
-        factor = -neg_rerank
-        out.append(lambda base=base, factor=factor: (session.fitted.get(base) or fits.pipeline(base)).with_rerank(factor))
-    return out
+    up = [(step.spec, rec.rerank) for step in ladder if step.ram_bytes > rec.ram_bytes_per_vector][:2]
+    others = sorted(
+        (c for c in measured if c.meets_target and c.ram_bytes_per_vector > rec.ram_bytes_per_vector),
+        key=lambda c: (c.ram_bytes_per_vector, -c.rerank, c.spec),
+    )
+    seen = {spec for spec, _ in up}
+    for c in others:
+        if c.base not in seen:
+            seen.add(c.base)
+            up.append((c.base, c.rerank))
+    return [
+        lambda base=base, factor=factor: (session.fitted.get(base) or fits.pipeline(base)).with_rerank(factor)
+        for base, factor in up[: INDEX_CODECS - 1]
+    ]
 
 
 def _measure_step(session: PlanSession, search: LadderSearch, cand: Any) -> None:

@@ -42,9 +42,13 @@ __all__ = [
 #: FAISS's k-means wants at least this many training rows per centroid
 MIN_ROWS_PER_LIST = 39
 #: training rows per list beyond which the sample is capped
-MAX_ROWS_PER_LIST = 256
+MAX_ROWS_PER_LIST = 100
 #: from this many lists on, the coarse quantizer is an HNSW graph over the centroids
 HNSW_COARSE_FROM = 4096
+#: from this many lists the partition is trained by two-level k-means (sqrt(nlist) clusters, then each split)
+TWO_LEVEL_FROM = 1024
+#: k-means iterations (FAISS's IVF default is 10; the lists hardly move after it)
+KMEANS_ITER = 10
 FORMAT_VERSION = 1
 _META = "ivf.json"
 _FILES = ("coarse.npz", "lists.npz")
@@ -110,15 +114,15 @@ class IdFilter:
         return np.isin(ids, self._ids)
 
 
-#: the training sample is capped at this many rows when 256 per list would be more (39 per list stays the floor)
+#: the training sample is capped at this many rows when 100 per list would be more (39 per list stays the floor)
 TRAIN_CAP = 1_000_000
 
 
 def training_rows(n: int, nlist: int) -> int:
-    """Rows of the k-means sample for ``nlist`` lists out of ``n``: 256 per list, at most ~1M (39 per list at least).
+    """Rows of the k-means sample for ``nlist`` lists out of ``n``: 100 per list, at most ~1M (39 per list at least).
 
     >>> training_rows(116_697, 1024), training_rows(10_000_000, 16384), training_rows(10_000_000, 32768)
-    (116697, 1000000, 1277952)
+    (102400, 1000000, 1277952)
     """
     return min(n, max(MIN_ROWS_PER_LIST * nlist, min(MAX_ROWS_PER_LIST * nlist, TRAIN_CAP)))
 
@@ -239,7 +243,7 @@ class IVFIndex:
 
     # -- training and adding ------------------------------------------------------------
     def train(self, X: Any) -> IVFIndex:
-        """Learn the ``nlist`` coarse centroids from (a seeded sample of at most 256 × nlist rows of) ``X`` (n, d)."""
+        """Learn the ``nlist`` coarse centroids from (a seeded sample of :func:`training_rows` of) ``X`` (n, d)."""
         n = len(X) if hasattr(X, "__len__") else 0
         need = MIN_ROWS_PER_LIST * self.nlist
         if n < need:
@@ -252,14 +256,14 @@ class IVFIndex:
         X = check_embeddings(X, n_features=self.d, name="X", what=f"this {self.codec.to_spec()} index")
         Y = np.ascontiguousarray(self.codec.prepare(X))
         seed, spherical = int(self.random_state) % (2**31), self.codec.metric == "cosine"
-        if self.nlist >= HNSW_COARSE_FROM:
+        if self.nlist >= TWO_LEVEL_FROM:
             # two levels (FAISS's recipe for many lists): sqrt(nlist) clusters, then each split in proportion
             # to its rows; the cost falls from rows x nlist to about rows x 2 sqrt(nlist) distance computations
             centroids, _ = two_level_clustering(
-                Y, max(2, round(math.sqrt(self.nlist))), self.nlist, clustering_niter=20, seed=seed, spherical=spherical
+                Y, max(2, round(math.sqrt(self.nlist))), self.nlist, clustering_niter=KMEANS_ITER, seed=seed, spherical=spherical
             )
         else:
-            km = faiss.Kmeans(self.d, self.nlist, niter=20, seed=seed, spherical=spherical)
+            km = faiss.Kmeans(self.d, self.nlist, niter=KMEANS_ITER, seed=seed, spherical=spherical)
             km.train(Y)
             centroids = km.centroids
         self.coarse = self._make_coarse(centroids)
