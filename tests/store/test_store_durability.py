@@ -144,6 +144,7 @@ def _describe(actual: dict, model: dict) -> str:
 @pytest.mark.parametrize("spec", ["int8+rerank2", "ivf4/int8+rerank2"])
 def test_sigkill_at_random_points_loses_no_acknowledged_write(tmp_path, spec):
     path = tmp_path / "c"
+    rounds = 50 if spec.startswith("int8") else 25  # the IVF run re-checks the same protocol with its lists in play
     Collection.create(path, dim=D, spec=spec, train_size=300).close()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     zygote = subprocess.Popen(
@@ -154,7 +155,7 @@ def test_sigkill_at_random_points_loses_no_acknowledged_write(tmp_path, spec):
     next_op, kills, in_flight_applied, in_flight_total, acked_ops = 0, 0, 0, 0, 0
     started = time.monotonic()
     try:
-        while kills < 50:
+        while kills < rounds:
             assert time.monotonic() - started < 240, f"only {kills} kills in 240 s"
             log = tmp_path / f"writer{kills}.log"
             zygote.stdin.write(f"{path} {next_op} {log}\n")
@@ -204,8 +205,8 @@ def test_sigkill_at_random_points_loses_no_acknowledged_write(tmp_path, spec):
         f"{kills} kills, {acked_ops} acknowledged operations, {in_flight_total} kills inside an operation "
         f"({in_flight_applied} of those had committed), {len(model)} live vectors"
     )
-    assert kills == 50 and acked_ops >= 100, (kills, acked_ops)
-    assert in_flight_total >= 25  # most kills landed inside an operation
+    assert kills == rounds and acked_ops >= 2 * rounds, (kills, acked_ops)
+    assert in_flight_total >= rounds // 2  # most kills landed inside an operation
     # a writer repairs nothing but leftovers; the final state is the model, and searchable
     report = check_collection(path)
     assert report.ok and not report.problems, report
