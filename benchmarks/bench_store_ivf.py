@@ -1,11 +1,10 @@
-"""An IVF collection end to end: build, RAM, recall@10 and per-query latency warm and cold, adding 1% more.
+"""An IVF collection end to end: build, RAM, recall@10 and per-query latency, adding 1% more.
 
 wordnet-minilm, all 116,697 × 384 rows (cosine), queries 0-999 with the exact top-10
 shipped with the data. lowdim: a durable collection ``ivf1024/pq96x4+rerank10`` with
 float16 vectors on disk (``Collection.create`` / ``add`` / ``build_index``), searched one
-query at a time on one thread at nprobe 64 / 128 / 256, first with the vectors in the page
-cache (warm), then after evicting the collection's files from the page cache with
-``posix_fadvise(DONTNEED)`` before each nprobe (cold: every rerank read goes to disk).
+query at a time on one thread at nprobe 64 / 128 / 256, with the vectors in the page cache
+(cold-cache latency: ``bench_scale.py``, which reopens the collection after evicting them).
 Then 1,167 more vectors (1%) are added and folded into the lists; their time is compared
 with the build's. FAISS in the same run, same queries, one thread:
 ``IVF1024,PQ96x4fs`` + ``IndexRefineFlat`` (k_factor 10, float32 vectors in RAM, as it
@@ -20,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import shutil
 import sys
@@ -52,17 +50,6 @@ def _timed(search, Q: np.ndarray, before=None) -> tuple[np.ndarray, np.ndarray]:
         ids.append(search(q[None]))
         times.append(time.perf_counter() - t)
     return np.concatenate(ids), 1000 * np.asarray(times)
-
-
-def _evict(folder: Path) -> None:
-    """Drop the page cache of every file under ``folder`` (no root needed)."""
-    for p in folder.rglob("*"):
-        if p.is_file():
-            fd = os.open(p, os.O_RDONLY)
-            try:
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            finally:
-                os.close(fd)
 
 
 def _row(engine: str, what: str, nprobe, cache: str, ids, ms, gt, ram: float, build: float) -> dict:
@@ -123,9 +110,6 @@ def main() -> None:
                 )
                 ids, ms = _timed(search, Q)
                 rows.append(_row("lowdim", SPEC, nprobe, "warm", ids, ms, gt, ram, build))
-                console.print(rows[-1])
-                ids, ms = _timed(search, Q[:200], before=lambda: _evict(work / "ivf" / "segments"))
-                rows.append(_row("lowdim", SPEC, nprobe, "cold", ids, ms, gt[:200], ram, build))
                 console.print(rows[-1])
             extra = X[: n // 100] + np.float32(0.001)
             t = time.perf_counter()
