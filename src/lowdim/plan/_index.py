@@ -149,7 +149,7 @@ def plan_index(
             f"{max(1, n // MIN_ROWS_PER_LIST):,}. Got {nlist}."
         )
     t = time.perf_counter()
-    first = todo[0] if not callable(todo[0]) or hasattr(todo[0], "encode") else todo[0]()
+    first = _fitted(todo[0])
     part = IVFIndex(first, nlist=nlist, vectors=corpus, random_state=seed)
     part.train(to_float32(np.asarray(corpus[sample_indices(n, training_rows(n, nlist), seed)])))
     row_list = np.empty(n, np.int64)
@@ -176,7 +176,7 @@ def plan_index(
     tried: list[tuple[Any, list[dict[str, Any]], float, float]] = []
     chosen_at = None
     for i, item in enumerate(todo):
-        codec = first if i == 0 else (item() if callable(item) and not hasattr(item, "encode") else item)
+        codec = first if i == 0 else _fitted(item)
         t = time.perf_counter()
         index = IVFIndex(codec, nlist=nlist, vectors=corpus, random_state=seed)
         index.coarse = part.coarse
@@ -227,6 +227,11 @@ def plan_index(
         notes=notes,
         tried=[{"spec": c.to_spec(), "nprobe": next((x["nprobe"] for x in cv if x["accepted"]), None)} for c, cv, _, _ in tried],
     )
+
+
+def _fitted(item: Any) -> Any:
+    """A codec given to :func:`plan_index`: the Pipeline itself, or what its fitter returns."""
+    return item if hasattr(item, "encode") else item()
 
 
 def _curve(index, queries, truth, k, probes, ceiling, halves, target, confidence, *, stop: int) -> list[dict[str, Any]]:
