@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import mmap
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,6 +29,7 @@ __all__ = [
     "METRICS",
     "larger_is_better",
     "to_float32",
+    "gather_rows",
     "normalize_rows",
     "prepare_rows",
     "sample_indices",
@@ -90,6 +92,51 @@ def to_float32(a: Any) -> np.ndarray:
         return out
     np.copyto(out, a, casting="unsafe")
     return out
+
+
+#: a gather of up to this many rows from a memory map first asks the kernel for all their pages
+_PREFETCH_MAX_ROWS = 8192
+
+
+def gather_rows(X: Any, rows: np.ndarray) -> np.ndarray:
+    """``X[rows]`` for an integer array of row numbers, quick on a cold memory-mapped file too.
+
+    When ``X`` is a view of a memory-mapped file (``np.memmap`` or a view of one), the pages of
+    the rows are requested together first (``madvise(MADV_WILLNEED)``), so the disk serves them
+    in parallel; otherwise every row would cost one page fault, and each fault reads the whole
+    read-around window (up to the device's ``read_ahead_kb``, 8 MiB here): 6 ms a row instead
+    of 20 microseconds for a rerank of 100 rows from a cold 7.7 GB file.
+
+    >>> gather_rows(np.arange(6.0).reshape(3, 2), np.array([2, 0])).tolist()
+    [[4.0, 5.0], [0.0, 1.0]]
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    if 0 < len(rows) <= _PREFETCH_MAX_ROWS:
+        _prefetch(X, rows)
+    return X[rows]
+
+
+def _prefetch(X: Any, rows: np.ndarray) -> None:
+    """Advise the kernel that the pages of ``rows`` of a memory-mapped ``X`` are needed soon (a hint only)."""
+    if not isinstance(X, np.ndarray) or X.ndim != 2 or not X.flags.c_contiguous or not hasattr(mmap, "MADV_WILLNEED"):
+        return
+    mm = X.base
+    while mm is not None and not isinstance(mm, mmap.mmap):
+        mm = getattr(mm, "base", None)
+    if mm is None or mm.closed or not len(mm) or not len(X):
+        return
+    offset = X.ctypes.data - np.frombuffer(mm, np.uint8, count=1).ctypes.data
+    size, page = X.strides[0], mmap.PAGESIZE
+    rows = np.unique(rows[(rows >= 0) & (rows < len(X))])
+    first = (offset + rows * size) // page
+    last = (offset + (rows + 1) * size - 1) // page
+    # merge runs of touching pages into one call each
+    breaks = np.flatnonzero(first[1:] > last[:-1] + 1) + 1
+    try:
+        for lo, hi in zip(first[np.r_[0, breaks]].tolist(), last[np.r_[breaks - 1, len(rows) - 1]].tolist()):
+            mm.madvise(mmap.MADV_WILLNEED, lo * page, (hi - lo + 1) * page)
+    except (OSError, ValueError):  # advice only: a platform or mapping that refuses it reads as before
+        return
 
 
 def normalize_rows(X: np.ndarray, *, copy: bool = True) -> np.ndarray:

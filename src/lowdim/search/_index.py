@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import prepare_rows, to_float32
+from ..arrays import gather_rows, prepare_rows, to_float32
 from ..exceptions import DimensionError, ParameterError
 from ..validation import check_embeddings, check_k
 from ._topk import pad_value, topk
@@ -74,7 +74,7 @@ def rerank_exact(
         if not valid.any():
             continue
         uniq, inverse = np.unique(cand[valid], return_inverse=True)
-        rows = prepare_rows(vectors[uniq], metric, copy=False)  # a fresh gather of sorted ids (sequential reads)
+        rows = prepare_rows(gather_rows(vectors, uniq), metric, copy=False)  # a fresh gather of sorted ids (sequential reads)
         pos = np.zeros(cand.shape, np.int64)
         pos[valid] = inverse
         # one small product per query over its own candidates (a full q @ rows.T would waste chunk-fold work)
@@ -97,7 +97,7 @@ def _rerank_one(q: np.ndarray, cand: np.ndarray, vectors: Any, k: int, metric: s
     ids = np.unique(cand[cand >= 0])
     if not len(ids):
         return
-    rows = to_float32(vectors[ids])
+    rows = to_float32(gather_rows(vectors, ids))
     s = rows @ q
     if metric != "ip":  # cosine: divide the scores by the norms rather than normalising the rows (zero rows score 0)
         sq = np.einsum("ij,ij->i", rows, rows)

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import gather_rows
+
 __all__ = ["SegmentedVectors", "Growable"]
 
 
@@ -69,7 +71,7 @@ class SegmentedVectors:
         bounds = np.flatnonzero(np.diff(seg_sorted)) + 1
         for grp in np.split(order, bounds):
             s = int(seg[grp[0]])
-            out[grp] = self.parts[s][rows[grp] - self.offsets[s]]
+            out[grp] = gather_rows(self.parts[s], rows[grp] - self.offsets[s])
         return out
 
     def _block(self, start: int, stop: int) -> np.ndarray:
