@@ -21,7 +21,8 @@ Writes ``benchmarks/results/scale_<n>.json``. Run::
 
     .venv/bin/python benchmarks/synthetic.py --n 10000000 --out /tmp/lowdim-10m
     .venv/bin/python benchmarks/bench_scale.py --data /tmp/lowdim-10m --n 1000000 --faiss
-    .venv/bin/python benchmarks/bench_scale.py --data /tmp/lowdim-10m --n 10000000
+    .venv/bin/python benchmarks/bench_scale.py --data /tmp/lowdim-10m --n 10000000 --codec pq64x4+rerank10 \
+        --nprobe 256,1024 --rerank 10,20,50 --cold 100 --cold-at 256:10,1024:20
 """
 
 from __future__ import annotations
@@ -75,8 +76,11 @@ def main() -> None:
     ap.add_argument("--codec", default="pq48x4+rerank10")
     ap.add_argument("--nlist", type=int, default=None, help="default: lowdim's auto_nlist(n)")
     ap.add_argument("--nprobe", default="16,32,64,128")
+    ap.add_argument("--rerank", default=None, help="rerank factors to search with (default: the codec's own)")
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--cold", type=int, default=200, help="queries measured with a cold page cache")
+    ap.add_argument("--cold-at", default=None, help="nprobe:rerank pairs measured cold too (default all), e.g. 256:10,1024:20")
+    ap.add_argument("--keep", action="store_true", help="keep the built collection under --work")
     ap.add_argument("--faiss", action="store_true")
     ap.add_argument("--work", type=Path, default=None, help="where the collection is built (default a temp folder)")
     ap.add_argument("--out", type=Path, default=OUT)
@@ -104,6 +108,8 @@ def main() -> None:
     nlist = args.nlist or auto_nlist(n)
     spec = f"ivf{nlist}/{args.codec}"
     probes = [p for p in (int(v) for v in args.nprobe.split(",")) if p <= nlist]
+    reranks = [None] if args.rerank is None else [int(v) for v in args.rerank.split(",")]
+    cold_at = None if args.cold_at is None else {tuple(int(x) for x in v.split(":")) for v in args.cold_at.split(",")}
     work = Path(tempfile.mkdtemp(prefix="lowdim-scale-", dir=args.work))
     rows: list[dict] = []
     doc: dict = {"meta": {"n": n, "d": d, "spec": spec, "queries": len(Q), "machine": platform.machine(), "cpus": os.cpu_count()}}
@@ -156,26 +162,29 @@ def main() -> None:
                 held[0] = Collection.open(work / "c")
 
             for p in probes:
+                for r in reranks:
 
-                def search(q, p=p):
-                    res = held[0].search(q, 10, nprobe=p)
-                    return np.array([[-1 if v is None else v for v in r] for r in res.ids.tolist()])
+                    def search(q, p=p, r=r):
+                        res = held[0].search(q, 10, nprobe=p, rerank=r)
+                        return np.array([[-1 if v is None else v for v in row] for row in res.ids.tolist()])
 
-                for cache, qs, before_q in (("warm", Q, None), ("cold", Q[: args.cold], cold)):
-                    ids, ms = _one_at_a_time(search, qs, before_q)
-                    rows.append(
-                        {
-                            "engine": "lowdim",
-                            "index": spec,
-                            "nprobe": p,
-                            "cache": cache,
-                            "recall@10": _recall(ids, gt[: len(qs)]),
-                            "p50_ms": float(np.percentile(ms, 50)),
-                            "p99_ms": float(np.percentile(ms, 99)),
-                            "ram_bytes_per_vector": ram,
-                        }
-                    )
-                    console.print(rows[-1])
+                    for cache, qs, before_q in (("warm", Q, None), ("cold", Q[: args.cold], cold)):
+                        if cache == "cold" and cold_at is not None and (p, r) not in cold_at:
+                            continue
+                        ids, ms = _one_at_a_time(search, qs, before_q)
+                        rows.append(
+                            {
+                                "engine": "lowdim",
+                                "index": spec if r is None else f"{spec.rsplit('+rerank', 1)[0]}+rerank{r}",
+                                "nprobe": p,
+                                "cache": cache,
+                                "recall@10": _recall(ids, gt[: len(qs)]),
+                                "p50_ms": float(np.percentile(ms, 50)),
+                                "p99_ms": float(np.percentile(ms, 99)),
+                                "ram_bytes_per_vector": ram,
+                            }
+                        )
+                        console.print(rows[-1])
             col = held[0]
             extra = np.asarray(corpus[: n // 100], np.float32) + np.float32(0.001)
             t = time.perf_counter()
@@ -222,7 +231,8 @@ def main() -> None:
                         console.print(rows[-1])
                 del fx, base
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     table = Table(title=f"IVF collection at {n:,} × {d} (synthetic, wordnet-minilm geometry), one thread, one query at a time")
     for c in ("engine", "index", "nprobe", "cache", "recall@10", "p50 ms", "p99 ms", "RAM B/vector"):
         table.add_column(c)

@@ -30,6 +30,7 @@ __all__ = [
     "larger_is_better",
     "to_float32",
     "gather_rows",
+    "narrow_ids",
     "normalize_rows",
     "prepare_rows",
     "sample_indices",
@@ -92,6 +93,21 @@ def to_float32(a: Any) -> np.ndarray:
         return out
     np.copyto(out, a, casting="unsafe")
     return out
+
+
+def narrow_ids(values: Any) -> np.ndarray:
+    """Integer ids (row numbers, rowids; -1 for none) as int32 when every value fits, else int64.
+
+    Per-vector id arrays held in RAM for the life of a collection cost 4 bytes a vector
+    instead of 8 up to 2,147,483,647 rows.
+
+    >>> narrow_ids([3, -1]).dtype, narrow_ids([2**31]).dtype
+    (dtype('int32'), dtype('int64'))
+    """
+    a = np.asarray(values, dtype=np.int64) if not isinstance(values, np.ndarray) or values.dtype.kind not in "iu" else values
+    if not len(a) or (int(a.min()) >= -(2**31) and int(a.max()) < 2**31):
+        return a.astype(np.int32, copy=False)
+    return a.astype(np.int64, copy=False)
 
 
 #: a gather of up to this many rows from a memory map first asks the kernel for all their pages

@@ -23,6 +23,8 @@ from typing import Any
 import faiss
 import numpy as np
 
+from ..arrays import narrow_ids
+
 from ..exceptions import FileFormatError
 from ._catalog import GraphRecord
 from ._files import TMP_SUFFIX, FileInfo, check_file, file_crc32, fsync_dir
@@ -53,7 +55,7 @@ class HNSWGraph:
     def __init__(self, index: Any, storage: Any, keys: np.ndarray, *, mapped: bool) -> None:
         self.index = index
         self.storage = storage  # kept referenced: the HNSW index does not own it
-        self.keys = np.asarray(keys, dtype=np.int64)
+        self.keys = narrow_ids(keys)
         self.mapped = mapped
 
     @property
@@ -72,7 +74,7 @@ class HNSWGraph:
         if self.mapped:
             raise RuntimeError("a memory-mapped graph is read-only; call owned() first")
         self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        self.keys = np.concatenate([self.keys, np.asarray(keys, dtype=np.int64)])
+        self.keys = narrow_ids(np.concatenate([self.keys.astype(np.int64), np.asarray(keys, dtype=np.int64)]))
 
     def save(self, root: Path, stem: str) -> GraphRecord:
         """Write ``stem.links.faiss`` and ``stem.storage.faiss`` under ``root`` (atomic, fsynced)."""

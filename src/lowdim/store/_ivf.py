@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import narrow_ids
+
 from ..exceptions import FileFormatError
 from ..search import IdFilter, IVFIndex
 from ._catalog import GraphRecord
@@ -58,7 +60,7 @@ class IVFGraph:
 
     def __init__(self, index: IVFIndex, keys: np.ndarray, *, trained_on: int, trained_imbalance: float | None = None) -> None:
         self.index = index
-        self.keys = np.asarray(keys, dtype=np.int64)
+        self.keys = narrow_ids(keys)
         #: rows the partition was trained on (it is retrained once the collection outgrows it)
         self.trained_on = int(trained_on)
         #: largest list over the mean when the lists were first filled (real data is never balanced:
@@ -85,7 +87,7 @@ class IVFGraph:
         start = self.ntotal
         ids = np.arange(start, start + len(keys), dtype=np.int64)
         self.index.add(np.ascontiguousarray(codes), ids, vectors=vectors)
-        self.keys = np.concatenate([self.keys, np.asarray(keys, dtype=np.int64)])
+        self.keys = narrow_ids(np.concatenate([self.keys.astype(np.int64), np.asarray(keys, dtype=np.int64)]))
 
     def settle(self) -> None:
         """Note the list balance of freshly filled lists as the baseline for :meth:`drifted`."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import narrow_ids
 from ..exceptions import FileFormatError
 from ..search import CodeIndex, rerank_exact
 from ..spec import Pipeline
@@ -216,7 +217,7 @@ class State:
             self.graph_rows = np.zeros(0, np.int64)
             self.tail_start = 0
             return
-        self.graph_rows = self.rows_of(self.graph.keys)
+        self.graph_rows = narrow_ids(self.rows_of(self.graph.keys))
         self.tail_start = int(np.searchsorted(self.rowids.values, self.graph.keys.max(), side="right"))
 
     def mark_dead(self, rowids: list[int]) -> None:
@@ -327,7 +328,8 @@ class State:
             "codes": n_rows * code_size if code_size else 0,
             "rowids": n_rows * 9,
             "graph_links": self.graph.nbytes_links if self.graph is not None else 0,
-            "graph_keys": 16 * self.graph.ntotal if self.graph is not None else 0,  # each node's rowid and row
+            # each node's rowid and row (4 bytes each below 2**31 rows)
+            "graph_keys": self.graph.keys.nbytes + self.graph_rows.nbytes if self.graph is not None else 0,
         }
         return {
             "path": str(self.root),
