@@ -19,6 +19,7 @@ __all__ = [
     "FileFormatError",
     "NotFoundError",
     "ConflictError",
+    "MissingDependencyError",
     "UntrainedWarning",
 ]
 
@@ -64,6 +65,10 @@ class NotFoundError(LowdimError, KeyError):
 
 class ConflictError(LowdimError, RuntimeError):
     """Another process holds a lock, or the operation conflicts with stored state."""
+
+
+class MissingDependencyError(LowdimError, ImportError):
+    """An optional package (an extra such as ``lowdim[io]`` or ``lowdim[ray]``) is not installed."""
 
 
 class UntrainedWarning(UserWarning):

@@ -17,7 +17,7 @@ from typing import Any, Union
 import numpy as np
 
 from .._npyheader import read_npy_header
-from ..exceptions import DimensionError, DTypeError, FileFormatError, LowdimError, ParameterError
+from ..exceptions import DimensionError, DTypeError, FileFormatError, MissingDependencyError, ParameterError
 
 __all__ = [
     "PathLike",
@@ -37,10 +37,6 @@ SUPPORTED_EXTENSIONS = (".npy", ".fvecs", ".ivecs", ".bvecs", ".hdf5", ".h5", ".
 
 # TEXMEX formats: every record is an int32 dimension followed by `dim` components.
 _VECS_DTYPES: dict[str, np.dtype[Any]] = {".fvecs": np.dtype("<f4"), ".ivecs": np.dtype("<i4"), ".bvecs": np.dtype("u1")}
-
-
-class MissingDependencyError(LowdimError, ImportError):
-    """An optional package needed to read a file format is not installed."""
 
 
 def _existing_file(path: PathLike) -> Path:
