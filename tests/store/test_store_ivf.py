@@ -194,3 +194,47 @@ def test_cli_and_http_take_nprobe(tmp_path, make_vectors, as_ids):
         assert too_many.status_code == 422 and "at most nlist=16" in too_many.json()["error"]
         remote = Client(http=http).collection("idx")
         assert as_ids(remote.search(X[:3], 1, nprobe=16))[:, 0].tolist() == [0, 1, 2]
+
+
+def test_background_retrain_is_swapped_in_atomically(ivf_col, as_ids):
+    col, X = ivf_col
+    col.background_from = 0  # every drift retrains in the background (the default starts at 500,000 rows)
+    first = _centroids(col.path)
+    col.add(np.vstack([X[4000:], X[:2000] + 0.01]))  # 8,000 rows: twice the 4,000 the partition was trained on
+    info = col.info()
+    # the add returned at once: the old lists took the new rows, a thread trains the next partition
+    assert info["retraining"] and info["partition_rows"] == 4000 and info["graph_nodes"] == 8000
+    np.testing.assert_array_equal(_centroids(col.path), first)
+    assert as_ids(col.search(X[4000:4010], 1, nprobe=32))[:, 0].tolist() == list(range(4000, 4010))
+    col.delete([4000, 4001])  # changes while it trains are carried over
+    col.add(X[:50] + 0.02, ids=list(range(9000, 9050)))
+    col.build_index()  # waits for the thread and swaps the new lists in
+    info = col.info()
+    assert not info["retraining"] and info["partition_rows"] == 8000 and info["graph_nodes"] == 8050
+    second = _centroids(col.path)
+    assert not np.array_equal(second, first)
+    got = as_ids(col.search(np.vstack([X[4000:4003], X[:3] + 0.02]), 1, nprobe=32))[:, 0].tolist()
+    assert got[0] not in (4000, 4001) and got[1] not in (4000, 4001) and got[2] == 4002 and got[3:] == [9000, 9001, 9002]
+    path = col.path
+    col.close()
+    with Collection.open(path) as again:
+        np.testing.assert_array_equal(_centroids(path), second)
+        assert again.info()["graph_nodes"] == 8050 and again.info()["partition_rows"] == 8000
+
+
+def test_closing_during_a_background_retrain_keeps_the_old_lists(ivf_col, as_ids):
+    col, X = ivf_col
+    col.background_from = 0
+    first = _centroids(col.path)
+    col.add(np.vstack([X[4000:], X[:2000] + 0.01]))
+    assert col.info()["retraining"]
+    path = col.path
+    col.close()  # the thread is stopped; it had written nothing
+    with Collection.open(path) as again:
+        np.testing.assert_array_equal(_centroids(path), first)
+        info = again.info()
+        assert info["graph_nodes"] == 8000 and info["partition_rows"] == 4000 and not info["retraining"]
+        assert sorted(p.name.split(".")[0] for p in (path / "graph").iterdir()) == sorted(
+            {p.name.split(".")[0] for p in (path / "graph").iterdir()}
+        ) * 2  # one index: a coarse file and a lists file, nothing left over
+        assert as_ids(again.search(X[4000:4005], 1, nprobe=32))[:, 0].tolist() == list(range(4000, 4005))

@@ -87,6 +87,7 @@ class Collection:
     # tuning (see Writer and Query): graph upkeep, segment merges, the filtered-search router
     graph_min_tail = _knob("_writer", "graph_min_tail")
     graph_growth = _knob("_writer", "graph_growth")
+    background_from = _knob("_writer", "background_from")
     max_segments = _knob("_writer", "max_segments")
     merge_width = _knob("_writer", "merge_width")
     subset_share = _knob("_query", "subset_share")
@@ -397,4 +398,4 @@ class Collection:
         ``untrained_reason`` (a sentence; None once trained), ``codec_source`` (``"auto"``, ``"train"``,
         ``"plan"``) and ``codec_rows`` (vectors it was fitted on; None for a plan's) say how it searches.
         """
-        return self._state.info()
+        return self._state.info() | ({"retraining": self._writer.retrain is not None} if self.settings.index == "ivf" else {})

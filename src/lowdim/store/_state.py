@@ -8,6 +8,7 @@ they are stale.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -158,17 +159,29 @@ class State:
 
     def code_rows(self, rows: np.ndarray) -> np.ndarray:
         """The codes of ``rows`` (row numbers): from RAM when loaded, else read from the mapped segment files."""
-        if self.index is not None:
-            return self.index.codes[rows]
+        return self.code_reader()(rows)
+
+    def code_reader(self) -> Callable[[np.ndarray], np.ndarray]:
+        """A function reading the codes of rows numbered as now, whatever later adds, code loads or releases do
+        (a background retrain reads through it while the collection goes on changing)."""
         assert self.codec is not None  # internal invariant: only a trained collection has codes
-        rows = np.asarray(rows, np.int64)
-        out = np.empty((len(rows), self.codec.code_size), np.uint8)
-        off = self.vectors.offsets
-        seg = np.searchsorted(off, rows, side="right") - 1
-        for g in np.unique(seg):
-            sel = seg == g
-            out[sel] = self.code_maps[g][2][rows[sel] - off[g]]
-        return out
+        if self.index is not None:
+            held = self.index.codes
+            return lambda rows: held[rows]
+        views = [view for _, _, view in self.code_maps]
+        off = self.vectors.offsets.copy()
+        size = self.codec.code_size
+
+        def read(rows: np.ndarray) -> np.ndarray:
+            rows = np.asarray(rows, np.int64)
+            out = np.empty((len(rows), size), np.uint8)
+            seg = np.searchsorted(off, rows, side="right") - 1
+            for g in np.unique(seg):
+                sel = seg == g
+                out[sel] = views[g][rows[sel] - off[g]]
+            return out
+
+        return read
 
     def release_codes(self) -> None:
         """Drop any copy of the codes in RAM and map them from their files (an IVF collection's lists hold them)."""
@@ -280,8 +293,8 @@ class State:
         if s.index != "ivf":
             return {}
         if not isinstance(g, IVFGraph):
-            return {"nlist": s.nlist, "nprobe": s.nprobe, "list_imbalance": None}
-        return {"nlist": g.nlist, "nprobe": self.default_probe(), "list_imbalance": g.imbalance()}
+            return {"nlist": s.nlist, "nprobe": s.nprobe, "list_imbalance": None, "partition_rows": None}
+        return {"nlist": g.nlist, "nprobe": self.default_probe(), "list_imbalance": g.imbalance(), "partition_rows": g.trained_on}
 
     def default_probe(self) -> int:
         """The search width when a search gives none: HNSW's ``ef_search``; IVF's ``nprobe``, else an eighth of the lists."""

@@ -18,43 +18,31 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import block_rows, iter_slices, prepare_rows
-from ..exceptions import ConflictError, FileFormatError, ParameterError, ValidationError
-from ..search import MIN_ROWS_PER_LIST, CodeIndex, auto_nlist, local_intrinsic_dimension, training_rows
+from ..arrays import block_rows, iter_slices
+from ..exceptions import ConflictError, FileFormatError, ValidationError
+from ..search import CodeIndex
 from ..spec import Pipeline
 from ..validation import check_embeddings, check_positive_int
 from ._catalog import Catalog, CodecRecord, SegmentRecord
 from ._files import FileInfo, map_npy, open_npy, write_npy, write_npy_blocks
 from ._filters import check_metadata, index_rows
-from ._graph import HNSWGraph
-from ._ivf import IVFGraph
-from ._layout import OPEN_LOCK, WRITER_LOCK, codes_name, fsync_folders, garbage, graph_stem, unlink, vectors_name
+from ._layout import OPEN_LOCK, WRITER_LOCK, codes_name, fsync_folders, garbage, unlink, vectors_name
 from ._lock import FileLock
-from ._manifest import GRAPH_KINDS, Settings, read_manifest, write_manifest
+from ._manifest import Settings, read_manifest, write_manifest
 from ._records import IdLike, check_ids
 from ._segments import Growable, SegmentedVectors
 from ._state import State
 from ._training import first_rows, fit_codec, save_codec, should_fit
+from ._upkeep import IndexUpkeep
 
 __all__ = ["Writer"]
 
 _FLOAT16_MAX = 65504.0
 
 
-class Writer:
+class Writer(IndexUpkeep):
     """Changes one collection under its writer lock (taken by the first change, held until :meth:`close`)."""
 
-    #: vectors outside the HNSW graph that make an ``add`` extend it:
-    #: ``max(graph_min_tail, graph_growth * nodes in the graph)`` (they are scanned from codes meanwhile)
-    graph_min_tail: int = 10_000
-    graph_growth: float = 0.25
-    #: order in which new HNSW nodes are inserted: "lid" (descending local intrinsic dimension,
-    #: +1.4 to 2 points of recall at equal ef on wordnet-minilm; benchmarks/bench_code_graph.py) or "given"
-    graph_order: str = "lid"
-    #: an IVF partition is retrained once the collection holds this many times the rows it was trained on
-    ivf_regrow: float = 2.0
-    #: ... or once its largest list holds this many times the mean (and 1.5 times its share when first filled)
-    ivf_imbalance: float = 3.0
     #: more segments than this after an add merge the ``merge_width`` smallest neighbours
     max_segments: int = 16
     merge_width: int = 8
@@ -67,6 +55,7 @@ class Writer:
         self.readonly = readonly
         self.wlock = FileLock(self.root / WRITER_LOCK)
         self.olock = FileLock(self.root / OPEN_LOCK)
+        self.retrain = None
 
     @property
     def held(self) -> bool:
@@ -74,6 +63,7 @@ class Writer:
         return self.wlock.held
 
     def close(self) -> None:
+        self.cancel_retrain()
         self.wlock.release()
         self.olock.release()
 
@@ -303,6 +293,7 @@ class Writer:
 
     def adopt(self, codec: Pipeline, *, rows: int | None, source: str) -> None:
         """Make ``codec`` (fitted) the collection's codec and re-encode every segment with it."""
+        self.cancel_retrain()  # its lists would hold the old codec's codes
         st = self.state
         num = st.reserve()
         written: list[str] = []
@@ -337,6 +328,7 @@ class Writer:
     # ------------------------------------------------------------------ compaction
     def rewrite(self, lo_seg: int, hi_seg: int) -> int:
         """Merge segments ``[lo_seg, hi_seg)`` into one without their deleted rows; return rows dropped."""
+        self.finish_retrain()  # row numbers change below: a background retrain reading them finishes first
         s, st = self.settings, self.state
         segs = st.segments[lo_seg:hi_seg]
         off = st.vectors.offsets
@@ -409,135 +401,3 @@ class Writer:
         self.maintain_graph(force=True)
         self.collect_garbage()
         return dropped
-
-    # ------------------------------------------------------------------ the graph
-    def _lid_order(self, rows: np.ndarray) -> np.ndarray:
-        """``rows`` by descending local intrinsic dimension, estimated in blocks of ~100,000 (bounded memory)."""
-        s, st = self.settings, self.state
-        parts = np.array_split(rows, max(1, len(rows) // 100_000))
-        lid = np.concatenate(
-            [local_intrinsic_dimension(prepare_rows(st.vectors[part], s.metric), random_state=s.random_state) for part in parts]
-        )
-        return rows[np.argsort(-lid, kind="stable")]
-
-    def _train_ivf(self, rows: np.ndarray) -> IVFGraph:
-        """A new IVF partition trained on a seeded sample of ``rows`` (nlist from the settings, else from the rows)."""
-        s, st = self.settings, self.state
-        n = len(rows)
-        nlist = s.nlist or auto_nlist(n)
-        take = training_rows(n, nlist)
-        pick = np.sort(np.random.default_rng(s.random_state).choice(n, take, replace=False)) if take < n else np.arange(n)
-        sample = np.asarray(st.vectors[rows[pick]], dtype=np.float32)
-        nprobe = s.nprobe or max(1, nlist // 8)
-        return IVFGraph.trained(st.codec, sample, nlist=nlist, nprobe=nprobe, random_state=s.random_state, n_rows=n)
-
-    def build_index(self) -> None:
-        """Fold every vector not yet in the HNSW graph or the IVF lists into them now (training first if need be)."""
-        if self.settings.index not in GRAPH_KINDS:
-            raise ParameterError(
-                "build_index applies to collections created with index='hnsw' or 'ivf'; this one uses index='flat'"
-            )
-        self.begin()
-        st = self.state
-        if st.codec is None:
-            if not len(st.rowids):
-                return
-            self.fit(first_rows(st.vectors, self.settings.train_size), source="auto")
-        self.maintain_graph(force=True, explain=True)
-        self.collect_garbage()
-
-    def restore_graph(self) -> bool:
-        """Build the graph of a trained HNSW collection that has none (``check`` dropped a damaged one); True if built."""
-        st = self.state
-        if self.settings.index not in GRAPH_KINDS or st.graph is not None or st.codec is None or not len(st):
-            return False
-        self.begin()
-        self.maintain_graph(force=True, rebuild=True)
-        return True
-
-    def maintain_graph(self, *, force: bool = False, rebuild: bool = False, explain: bool = False) -> None:
-        """:meth:`_maintain_graph`; then an IVF collection's codes leave RAM (its lists hold them)."""
-        self._maintain_graph(force=force, rebuild=rebuild, explain=explain)
-        if self.settings.index == "ivf" and self.state.graph is not None and self.state.index is not None:
-            self.state.release_codes()
-
-    def _maintain_graph(self, *, force: bool = False, rebuild: bool = False, explain: bool = False) -> None:
-        """Extend the graph (HNSW) or lists (IVF) with the rows outside them once they are many.
-
-        ``force``: now; ``rebuild``: from scratch. An IVF partition is also retrained from
-        scratch once the collection has grown ``ivf_regrow`` times past the rows it was
-        trained on, or its largest list holds ``ivf_imbalance`` times the mean.
-        """
-        s, st = self.settings, self.state
-        if s.index not in GRAPH_KINDS or st.codec is None:
-            return
-        if s.index == "ivf" and st.graph is not None and not rebuild:
-            g0 = st.graph
-            assert isinstance(g0, IVFGraph)  # internal invariant: an ivf collection holds IVF lists
-            rebuild = g0.drifted(len(st), regrow=self.ivf_regrow, imbalance=self.ivf_imbalance)
-        fresh = rebuild or st.graph is None
-        start = 0 if fresh else st.tail_start
-        rows = start + np.flatnonzero(st.alive.values[start:])
-        size = 0 if fresh else st.graph.ntotal  # type: ignore[union-attr]
-        if not force and not rebuild and len(rows) < max(self.graph_min_tail, self.graph_growth * size):
-            return
-        if not len(rows) and not rebuild:
-            return
-        if s.index == "ivf" and fresh and len(rows) < MIN_ROWS_PER_LIST * (s.nlist or 1):
-            # too few rows to train nlist lists: the codes are scanned until there are enough
-            if explain:
-                raise ParameterError(
-                    f"nlist {s.nlist or 1:,} needs at least {MIN_ROWS_PER_LIST * (s.nlist or 1):,} rows to train "
-                    f"({MIN_ROWS_PER_LIST} per list); this collection has {len(rows):,}: its codes are scanned "
-                    f"until it has enough (or create it with nlist <= {auto_nlist(len(rows)):,})"
-                )
-            return
-        rowids = st.rowids.values
-        g: HNSWGraph | IVFGraph
-        if s.index == "ivf":
-            if fresh:
-                g = self._train_ivf(rows)
-            else:
-                g = st.graph  # type: ignore[assignment]
-            for sl in iter_slices(len(rows), 4 * block_rows(s.dim)):
-                block = rows[sl]
-                g.add(np.asarray(st.vectors[block], dtype=np.float32), rowids[block], st.code_rows(block))  # type: ignore[call-arg]
-            g.settle()  # type: ignore[union-attr]
-            if not fresh and g.drifted(len(st), regrow=self.ivf_regrow, imbalance=self.ivf_imbalance):  # type: ignore[union-attr]
-                # the rows just added crowd some lists: a partition trained on all rows replaces this one
-                self._maintain_graph(force=True, rebuild=True)
-                return
-        else:
-            if fresh:
-                g = HNSWGraph.empty(s.dim, s.metric, m=s.hnsw_m, ef_construction=s.ef_construction)
-            else:
-                g = st.graph.owned(self.root, st.graph_rec)  # type: ignore[union-attr, arg-type]
-            step = 4 * block_rows(s.dim)
-            if self.graph_order == "lid" and len(rows) >= 3:
-                rows = self._lid_order(rows)
-                step = 1024  # FAISS shuffles the rows of one add: small adds keep the order
-            for sl in iter_slices(len(rows), step):
-                block = rows[sl]
-                g.add(prepare_rows(st.vectors[block], s.metric), rowids[block])  # type: ignore[call-arg]
-        num = st.reserve()
-        rec = g.save(self.root, graph_stem(num)) if g.ntotal else None
-        try:
-            with self.catalog.write() as tx:
-                tx.set_graph(rec)
-                tx.put(generation=st.generation + 1, next_file=st.next_file)
-        except BaseException:
-            if rec is not None:
-                self.abort([rec.links.name, rec.storage.name])
-            if g is st.graph and st.graph_rec is not None:  # IVF lists extended in place: back to what is on disk
-                st.graph = IVFGraph.load(self.root, st.graph_rec, st.codec)
-            raise
-        kept = g if isinstance(g, IVFGraph) and rec is not None else None  # IVF lists stay in memory as built
-        del g  # an HNSW graph is reopened memory-mapped from what was written
-        self._committed()
-        st.graph_rec = rec
-        if kept is not None or self.settings.index == "ivf":
-            st.graph = kept
-        else:
-            st.graph = HNSWGraph.load(self.root, rec, mapped=True) if rec is not None else None
-        st.refresh_graph_rows()
-        self.write_manifest()
