@@ -32,12 +32,25 @@ def register(app: typer.Typer) -> None:
         ),
         resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue an interrupted run from its last saved chunk."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+        address: str | None = typer.Option(
+            None,
+            "--address",
+            help="Run on a Ray Data actor pool: 'local', 'auto' or 'ray://host:10001'. Default: no Ray.",
+        ),
+        workers: int | None = typer.Option(None, "--workers", help="Ray actors (default: the cluster's CPUs); with --address."),
     ) -> None:
         """Embed a text file into a .npy of float32 vectors (offline; resumable)."""
         import numpy as np
         from rich.console import Console
 
         from ._embed_file import embed_file, partial_dir
+
+        ray: dict[str, object] = {}
+        if address is not None or workers is not None:
+            # the command line may use every part; the encoders part itself never imports lowdim.distributed
+            from ..distributed import embed_file
+
+            ray = {"ray_address": address, "workers": workers}
 
         try:
             path = embed_file(
@@ -49,6 +62,7 @@ def register(app: typer.Typer) -> None:
                 layers=layers,
                 progress=progress,
                 resume=resume,
+                **ray,  # type: ignore[arg-type]
             )
         except KeyboardInterrupt:
             if partial_dir(output).is_dir():

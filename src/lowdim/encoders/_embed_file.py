@@ -85,6 +85,32 @@ def _chunk_ok(path: Path, rows: int, dim: int) -> bool:
     return arr.dtype == np.float32 and arr.shape == (rows, dim)
 
 
+def _settings(encoder: TextEncoder) -> dict[str, Any]:
+    """What rebuilds ``encoder`` (unloaded) in another process."""
+    return {
+        "model": str(encoder.model) if isinstance(encoder.model, os.PathLike) else encoder.model,
+        "batch_size": encoder.batch_size,
+        "normalize": encoder.normalize,
+        "layers": encoder.layers,
+        "device": encoder.device,
+        "max_seq_length": encoder.max_seq_length,
+    }
+
+
+def _chunk_embedder(settings: dict[str, Any], folder: str) -> Callable[[dict[str, Any]], int]:
+    """A pool worker (one per Ray actor): loads the model once; ``work(item)`` embeds and saves one chunk."""
+    settings = dict(settings)
+    encoder = TextEncoder(settings.pop("model"), **settings)
+    out = Path(folder)
+
+    def work(item: dict[str, Any]) -> int:
+        vectors = encoder._encode(list(item["texts"]))
+        _write_atomic(_chunk_path(out, int(item["index"])), functools.partial(_save_npy, vectors=vectors))
+        return len(vectors)
+
+    return work
+
+
 def _describe_mismatch(saved: dict[str, Any], state: dict[str, Any]) -> str:
     diffs = [f"{key}={saved.get(key)!r} (now {state[key]!r})" for key in _MUST_MATCH if saved.get(key) != state[key]]
     return ", ".join(diffs)
@@ -133,6 +159,7 @@ def embed_file(
     resume: bool = True,
     chunk_size: int = 4096,
     on_chunk: Callable[[int, int], None] | None = None,
+    run_chunks: Callable[..., None] | None = None,
 ) -> Path:
     """Embed every text of ``input`` into the float32 ``.npy`` file ``output``.
 
@@ -161,6 +188,14 @@ def embed_file(
         Texts per saved chunk: the most work an interruption can lose.
     on_chunk : callable, optional
         ``on_chunk(n_done, n_total)`` after each newly computed chunk is saved.
+    run_chunks : callable, optional
+        Runs the missing chunks somewhere else: ``run_chunks(items, make_worker, *,
+        progress, description, total_units, done_units, on_done)``, where each item is a
+        dict (``index``, ``start``, ``stop``, ``texts``) and ``make_worker()`` (picklable)
+        loads the model once and returns ``work(item) -> rows``, which embeds the item and
+        saves its chunk file. :func:`lowdim.distributed.embed_file` passes a Ray Data actor
+        pool here (the partial folder must then be on storage the workers share). Same
+        chunks, same state, same final file: a run can be resumed either way.
 
     Returns
     -------
@@ -221,6 +256,26 @@ def embed_file(
     spans = [(i, i * chunk_size, min(n, (i + 1) * chunk_size)) for i in range(n_chunks)]
     todo = [span for span in spans if not _chunk_ok(_chunk_path(folder, span[0]), span[2] - span[1], dim)]
     done_rows = n - sum(stop - start for _, start, stop in todo)
+
+    if run_chunks is not None:
+        items = [{"index": i, "start": a, "stop": b, "texts": texts[a:b]} for i, a, b in todo]
+
+        def chunk_done(rows: int) -> None:
+            nonlocal done_rows
+            done_rows += rows
+            if on_chunk is not None:
+                on_chunk(done_rows, n)
+
+        run_chunks(
+            items,
+            functools.partial(_chunk_embedder, _settings(encoder), str(folder.resolve())),
+            progress=progress,
+            description=f"embedding {input_path.name}",
+            total_units=n,
+            done_units=done_rows,
+            on_done=chunk_done,
+        )
+        todo = []
 
     def run(advance: Callable[[int], None] | None) -> None:
         nonlocal done_rows
