@@ -31,8 +31,9 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"search", "spec", "eval", "encoders"},
     "plan": {"codecs", "spec", "search", "eval", "diagnose"},
     "bench": {"codecs", "spec", "search", "eval"},
-    "server": {"store", "spec", "encoders", "private"},
+    "server": {"store", "spec", "encoders", "private", "distributed"},
     "private": set(),
+    "distributed": {"store", "spec", "search", "eval", "encoders"},
 }
 SHARED = {"arrays", "validation", "exceptions", "_progress", "_version", "_npyheader", "_npzfile"}
 

@@ -39,8 +39,10 @@ _COMMAND_MODULES = (
     "lowdim.plan._cli",
     "lowdim.store._cli",
     "lowdim.encoders._cli",
+    "lowdim.distributed._pipelines_cli",
     "lowdim.server._cli",
     "lowdim.private._cli",
+    "lowdim.distributed._shard_cli",
 )
 
 for _name in _COMMAND_MODULES:

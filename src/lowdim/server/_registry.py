@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..distributed import SHARDS_NAME, ShardedCollection
 from ..exceptions import ConflictError, FileFormatError, NotFoundError, ParameterError
 from ..store import MANIFEST_NAME, Collection, read_manifest
 
@@ -32,8 +33,8 @@ T = TypeVar("T")
 def discover(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> dict[str, Path]:
     """``{name: folder}`` of the collections under ``paths``.
 
-    Each path is a collection folder (it holds ``manifest.json``) or a folder whose
-    direct sub-folders are collections (hidden ones, such as a collection being
+    Each path is a collection folder (it holds ``manifest.json``, or ``shards.json`` for a
+    sharded collection, served read-only) or a folder whose direct sub-folders are collections (hidden ones, such as a collection being
     created, are skipped). A collection's name is its folder name; two served
     collections with the same name are refused.
 
@@ -55,12 +56,10 @@ def discover(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -
             raise NotFoundError(f"{p} does not exist; serve a collection folder or a folder of collections")
         if not root.is_dir():
             raise FileFormatError(f"{p} is a file; serve a collection folder or a folder of collections")
-        if (root / MANIFEST_NAME).is_file():
+        if _is_collection(root):
             folders = [root]
         else:
-            folders = sorted(
-                c for c in root.iterdir() if c.is_dir() and not c.name.startswith(".") and (c / MANIFEST_NAME).is_file()
-            )
+            folders = sorted(c for c in root.iterdir() if c.is_dir() and not c.name.startswith(".") and _is_collection(c))
             if not folders:
                 raise NotFoundError(f"no lowdim collection in {p}: neither it nor any folder in it has a {MANIFEST_NAME}")
         for folder in folders:
@@ -79,10 +78,21 @@ def discover(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -
     return found
 
 
+def _is_collection(folder: Path) -> bool:
+    return (folder / MANIFEST_NAME).is_file() or (folder / SHARDS_NAME).is_file()
+
+
+def _open_reader(path: Path) -> Any:
+    """A read-only :class:`Collection`, or a :class:`ShardedCollection` (its shards in this process) for a sharded folder."""
+    if (path / SHARDS_NAME).is_file():
+        return ShardedCollection.open(path, readonly=True)
+    return Collection.open(path, readonly=True)
+
+
 class _Snapshot:
     """A read-only :class:`Collection` and how many searches use it right now."""
 
-    def __init__(self, col: Collection) -> None:
+    def __init__(self, col: Any) -> None:
         self.col = col
         self.users = 0
         self.retired = False
@@ -114,7 +124,7 @@ class ServedCollection:
         pool: list[_Snapshot] = []
         try:
             for _ in range(self._n_readers):
-                pool.append(_Snapshot(Collection.open(self.path, readonly=True)))
+                pool.append(_Snapshot(_open_reader(self.path)))
         except BaseException:
             for s in pool:
                 s.col.close()
@@ -195,6 +205,10 @@ class ServedCollection:
         with self._write:
             if self._closed:
                 raise ConflictError(f"collection {self.name!r} is closed: the server is shutting down")
+            if (self.path / SHARDS_NAME).is_file():
+                raise ConflictError(
+                    f"collection {self.name!r} is sharded and served read-only; change it with lowdim.distributed.ShardedCollection"
+                )
             if self._writer is None:
                 self._writer = Collection.open(self.path)
             writer = self._writer

@@ -17,7 +17,7 @@ from ..spec import Pipeline
 from ._catalog import Catalog
 from ._folder import PlanLike, make_folder, open_folder, resolve_settings
 from ._manifest import Settings
-from ._query import Query
+from ._query import Query, Shortlists
 from ._records import IdLike
 from ._results import CollectionResult, Records
 from ._state import State
@@ -47,7 +47,7 @@ def _knob(part: str, name: str) -> Any:
     return property(lambda self: getattr(getattr(self, part), name), lambda self, v: setattr(getattr(self, part), name, v))
 
 
-class Collection:
+class Collection(Shortlists):
     """A durable collection of vectors under one spec: a folder on disk.
 
     Compact codes (the spec's quantizer) live in RAM and find candidates; the
@@ -88,8 +88,7 @@ class Collection:
     graph_min_tail = _knob("_writer", "graph_min_tail")
     graph_growth = _knob("_writer", "graph_growth")
     background_from = _knob("_writer", "background_from")
-    max_segments = _knob("_writer", "max_segments")
-    merge_width = _knob("_writer", "merge_width")
+    max_segments, merge_width = _knob("_writer", "max_segments"), _knob("_writer", "merge_width")
     subset_share = _knob("_query", "subset_share")
 
     def __init__(self, root: Path, settings: Settings, catalog: Catalog, *, readonly: bool) -> None:

@@ -24,7 +24,6 @@ import faiss
 import numpy as np
 
 from ..arrays import narrow_ids
-
 from ..exceptions import FileFormatError
 from ._catalog import GraphRecord
 from ._files import TMP_SUFFIX, FileInfo, check_file, file_crc32, fsync_dir

@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 
 from ..arrays import narrow_ids
-
 from ..exceptions import FileFormatError
 from ..search import IdFilter, IVFIndex
 from ._catalog import GraphRecord

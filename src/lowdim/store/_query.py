@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import block_rows, larger_is_better
+from ..arrays import block_rows, larger_is_better, prepare_rows
 from ..exceptions import FileFormatError, NotFoundError, ParameterError
 from ..search import exact_knn, pad_value, rerank_exact, topk
 from ..validation import check_embeddings, check_k, check_positive_int
@@ -33,7 +33,7 @@ from ._records import IdLike, check_ids
 from ._results import CollectionResult, Records
 from ._state import State
 
-__all__ = ["Query"]
+__all__ = ["Query", "Shortlists"]
 
 _CACHED_FILTERS = 8
 
@@ -110,8 +110,9 @@ class Query:
         model: str | None,
         with_metadata: bool,
         nprobe: int | None = None,
+        codes_only: bool = False,
     ) -> CollectionResult:
-        """See :meth:`Collection.search`."""
+        """See :meth:`Collection.search`; ``codes_only``: rank by the codes alone, even where few rows allow an exact scan."""
         s, st = self.settings, self.state
         s.check_model(model)
         k = check_k(k)
@@ -136,8 +137,45 @@ class Query:
             raise ParameterError(f"The 'rerank' parameter of search must be an integer >= 0. Got {rerank!r}.")
         factor = int(rerank) if rerank is not None else (st.codec.rerank if st.codec is not None else None) or 0
         mask, m, key = self._mask(filter)
-        scores, rows = self._search_rows(Q, k, mask, m, factor, ef or nprobe, key)
+        scores, rows = self._search_rows(Q, k, mask, m, factor, ef or nprobe, key, codes_only=codes_only)
         return self._result(scores, rows, with_metadata)
+
+    def rescore(self, queries: Any, ids: Any) -> np.ndarray:
+        """Exact scores (nq, m) float32 of each query against its own row of ``ids`` (nq, m), as a rerank scores them.
+
+        ``None`` ids score the padding value; an id not in the collection is a NotFoundError.
+        """
+        s, st = self.settings, self.state
+        Q = check_embeddings(queries, n_features=s.dim, name="queries", what=s.describe())
+        grid = np.asarray(ids, dtype=object)
+        if grid.ndim != 2 or grid.shape[0] != len(Q):
+            raise ParameterError(f"ids must be an (n_queries, m) array with n_queries={len(Q)}. Got shape {grid.shape}.")
+        present = np.array([v is not None for v in grid.ravel().tolist()], bool).reshape(grid.shape)
+        values = grid[present].tolist()
+        try:
+            values = list(dict.fromkeys(values))  # each distinct id checked and looked up once
+        except TypeError:  # an unhashable value: check_ids says what is wrong with it
+            pass
+        uids = check_ids(values, None, unique=False) if values else []
+        found = self.catalog.rowids_of(uids)
+        missing = [u for u in uids if u not in found]
+        if missing:
+            raise NotFoundError(f"{len(missing)} of the ids to rescore are not in this collection: {missing[0]!r}")
+        row_of = dict(zip(uids, st.rows_of(np.array([found[u] for u in uids], np.int64)).tolist(), strict=True))
+        cand = np.full(grid.shape, -1, np.int64)
+        cand[present] = [row_of[u] for u in grid[present].tolist()]
+        largest = larger_is_better(s.metric)
+        out = np.full(grid.shape, pad_value(largest), np.float32)
+        if not present.any():
+            return out
+        Qn = st.codec.prepare(Q) if st.codec is not None else prepare_rows(Q, s.metric)
+        # rerank_exact's own arithmetic, so that the scores equal a rerank's; it returns them sorted, so
+        # both sides are put in row order (each row of cand holds distinct rows) to map them back
+        S, R = rerank_exact(Qn, cand, st.vectors, grid.shape[1], metric=s.metric)
+        oc, orr = np.argsort(cand, axis=1, kind="stable"), np.argsort(R, axis=1, kind="stable")
+        np.put_along_axis(out, oc, np.take_along_axis(S, orr, axis=1), axis=1)
+        out[~present] = pad_value(largest)
+        return out
 
     def _caches(self) -> None:
         if self._seen != self.state.version:
@@ -165,7 +203,16 @@ class Query:
         return np.full((nq, k), pad_value(larger_is_better(self.settings.metric)), np.float32), np.full((nq, k), -1, np.int64)
 
     def _search_rows(
-        self, Q: np.ndarray, k: int, mask: np.ndarray | None, m: int, factor: int, ef: int | None, key: str = ""
+        self,
+        Q: np.ndarray,
+        k: int,
+        mask: np.ndarray | None,
+        m: int,
+        factor: int,
+        ef: int | None,
+        key: str = "",
+        *,
+        codes_only: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         s, st = self.settings, self.state
         n_rows = len(st.rowids)
@@ -174,7 +221,7 @@ class Query:
         if st.codec is None:
             # no codec yet: scan the full vectors exactly
             return exact_knn(st.vectors, Q, k, metric=s.metric, allowed=mask, block_size=block_rows(s.dim))
-        if m <= k * max(factor, 1):
+        if m <= k * max(factor, 1) and not codes_only:
             # No more items than candidates: score them all exactly (also sidesteps code
             # scanners that drop their lowest-scored rows when k >= the rows they hold).
             rows = np.flatnonzero(mask) if mask is not None else np.arange(n_rows, dtype=np.int64)
@@ -292,3 +339,47 @@ class Query:
         scores = scores.astype(np.float32, copy=True)
         scores[~valid] = pad_value(larger_is_better(self.settings.metric))
         return CollectionResult(ids, scores, meta, exact_reason=st.untrained_reason())
+
+
+class Shortlists:
+    """:class:`~lowdim.store.Collection`'s two stages of a rerank, apart: for merging collections that share a codec.
+
+    (:class:`lowdim.distributed.ShardedCollection` merges its shards' candidates by code
+    score, then reranks the best of them by their exact scores.)
+    """
+
+    _mutex: Any
+    _query: Query
+
+    def _check_open(self) -> None:  # the collection's own check (closed collections refuse)
+        raise NotImplementedError
+
+    def candidates(
+        self,
+        queries: Any,
+        n: int,
+        *,
+        filter: dict[str, Any] | None = None,
+        ef: int | None = None,
+        nprobe: int | None = None,
+        with_metadata: bool = False,
+    ) -> CollectionResult:
+        """The ``n`` best items per query by their code scores: ``search(queries, n, rerank=0, ...)``, except
+        that its scores are always the codes' (a search over few matching rows scores them exactly instead).
+
+        Returns a CollectionResult of shape (n_queries, n) whose ``scores`` are code scores.
+        """
+        with self._mutex:
+            self._check_open()
+            opts: dict[str, Any] = {"filter": filter, "ef": ef, "nprobe": nprobe, "with_metadata": with_metadata}
+            return self._query.search(queries, n, rerank=0, model=None, codes_only=True, **opts)
+
+    def rescore(self, queries: Any, ids: Any) -> np.ndarray:
+        """Exact scores, (n_queries, m) float32, of each of the (n_queries, dim) ``queries`` against its row of ``ids``.
+
+        ``ids``: (n_queries, m) user ids, distinct within a row (None: no item; it gets search's
+        padding score). The scores are those a rerank from the full vectors gives.
+        """
+        with self._mutex:
+            self._check_open()
+            return self._query.rescore(queries, ids)
