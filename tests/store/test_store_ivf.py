@@ -234,7 +234,8 @@ def test_closing_during_a_background_retrain_keeps_the_old_lists(ivf_col, as_ids
         np.testing.assert_array_equal(_centroids(path), first)
         info = again.info()
         assert info["graph_nodes"] == 8000 and info["partition_rows"] == 4000 and not info["retraining"]
-        assert sorted(p.name.split(".")[0] for p in (path / "graph").iterdir()) == sorted(
-            {p.name.split(".")[0] for p in (path / "graph").iterdir()}
-        ) * 2  # one index: a coarse file and a lists file, nothing left over
+        assert (
+            sorted(p.name.split(".")[0] for p in (path / "graph").iterdir())
+            == sorted({p.name.split(".")[0] for p in (path / "graph").iterdir()}) * 2
+        )  # one index: a coarse file and a lists file, nothing left over
         assert as_ids(again.search(X[4000:4005], 1, nprobe=32))[:, 0].tolist() == list(range(4000, 4005))
