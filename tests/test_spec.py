@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lowdim import ParameterError, SpecError, bytes_per_vector, parse_spec
+from lowdim.spec import Pipeline
 
 
 @pytest.mark.parametrize(
@@ -191,3 +192,17 @@ def test_hnsw_index_prefix():
             parse_index_spec(bad)
     with pytest.raises(SpecError, match="is an index, not a codec stage"):
         parse_spec("hnsw32/int8")
+
+
+@pytest.mark.parametrize("spec", ["pq8x4", "pq8x8+rerank2", "pca16/int8", "rabitq", "itq/binary"])
+def test_a_fitted_pipeline_pickles_as_its_saved_file(spec):
+    """Fitted FAISS objects cannot be pickled; a pipeline sent to another process (Ray) goes as its saved bytes."""
+    import copy
+    import pickle
+
+    X = np.random.default_rng(0).normal(size=(2000, 32)).astype(np.float32)
+    p = Pipeline(spec).fit(X)
+    q = pickle.loads(pickle.dumps(p))
+    assert q.to_spec() == p.to_spec() and np.array_equal(q.encode(X[:50]), p.encode(X[:50]))
+    assert copy.copy(p).quantizer is p.quantizer  # a shallow copy still shares the fitted stages
+    assert not pickle.loads(pickle.dumps(Pipeline(spec))).is_fitted

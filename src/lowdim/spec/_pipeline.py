@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import tempfile
 from pathlib import Path
 from typing import Any, cast
 
@@ -195,6 +196,20 @@ class Pipeline:
         }
         return write_npz(path, meta, arrays)
 
+    def __copy__(self) -> Pipeline:
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)  # the same fitted stages (with_rerank shares them)
+        return new
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """Pickle a fitted pipeline as the bytes :meth:`save` writes (its FAISS objects cannot be pickled), so
+        it can be sent to other processes (Ray workers); an unfitted one pickles as usual."""
+        if not self.is_fitted:
+            return super().__reduce_ex__(protocol)
+        with tempfile.TemporaryDirectory(prefix="lowdim-pickle-") as tmp:
+            data = self.save(Path(tmp) / "codec.npz").read_bytes()
+        return (_pipeline_from_bytes, (data,))
+
     @classmethod
     def load(cls, path: str | Path) -> Pipeline:
         """Read a pipeline written by :meth:`save`; it encodes exactly as before."""
@@ -210,6 +225,14 @@ class Pipeline:
         except (KeyError, ParameterError) as exc:
             raise FileFormatError(f"codec file {path} is incomplete: {exc}") from None
         return pipe
+
+
+def _pipeline_from_bytes(data: bytes) -> Pipeline:
+    """The pipeline pickled by :meth:`Pipeline.__reduce_ex__`."""
+    with tempfile.TemporaryDirectory(prefix="lowdim-pickle-") as tmp:
+        path = Path(tmp) / "codec.npz"
+        path.write_bytes(data)
+        return Pipeline.load(path)
 
 
 def load_codec(path: str | Path) -> Pipeline:
