@@ -33,9 +33,9 @@ ALLOWED: dict[str, set[str]] = {
     "bench": {"codecs", "spec", "search", "eval"},
     "server": {"store", "spec", "encoders", "private", "distributed"},
     "private": set(),
-    "distributed": {"store", "spec", "search", "eval", "encoders"},
+    "distributed": {"store", "spec", "search", "eval", "encoders", "plan"},
 }
-SHARED = {"arrays", "validation", "exceptions", "_progress", "_version", "_npyheader", "_npzfile"}
+SHARED = {"arrays", "validation", "exceptions", "_progress", "_version", "_npyheader", "_npzfile", "_atomic"}
 
 
 def _sources() -> list[Path]:

@@ -302,3 +302,19 @@ def test_a_worker_error_on_ray_comes_back_as_one_line(ray_local, query_vectors):
     with pytest.raises(ValidationError, match="NaN or infinity in 1 row") as info:
         ground_truth(corpus, query_vectors, 5, block_rows=20, ray_address="local")  # an array: put in the object store
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.cluster
+def test_plan_on_ray_measures_the_coarse_sweep_in_tasks_and_recommends_the_same(ray_local):
+    from lowdim.distributed import plan as plan_anywhere
+
+    rng = np.random.default_rng(4)
+    X = (rng.standard_normal((2000, 6)) @ rng.standard_normal((6, 32))).astype(np.float32)
+    kw = {"target_recall": 0.9, "max_bytes": 8, "max_rerank": 1, "faiss": False, "n_holdout": 100}
+    here = plan_anywhere(X, **kw)
+    there = plan_anywhere(X, ray_address="local", workers=2, **kw)
+    assert there.recommended is not None and there.recommended.spec == here.recommended.spec
+    assert {c.spec for c in there.candidates} == {c.spec for c in here.candidates}  # the same search, same steps
+    got = {(c.spec, c.rerank): c.recall for c in there.candidates}
+    for c in here.candidates:  # one thread there, maybe two here: BLAS rounding at most
+        assert abs(got[(c.spec, c.rerank)] - c.recall) <= 0.01

@@ -29,3 +29,6 @@ __all__ += ["encode_file", "ground_truth", "run_pool"]
 from ._embed_ray import embed_file  # noqa: E402
 
 __all__ += ["embed_file"]
+from ._plan import plan  # noqa: E402
+
+__all__ += ["plan"]

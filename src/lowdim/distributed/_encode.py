@@ -17,11 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from .._atomic import write_atomic
 from ..arrays import block_rows as default_block_rows
 from ..arrays import sample_rows
 from ..exceptions import FileFormatError, ParameterError
 from ..validation import check_metric, check_positive_int
-from ._parts import assemble_parts, open_partial, part_ok, part_path, partial_folder, save_part, write_atomic
+from ._parts import assemble_parts, open_partial, part_ok, part_path, partial_folder, save_part
 from ._pool import check_workers, run_pool
 from ._ray import connect
 

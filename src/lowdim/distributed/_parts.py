@@ -12,15 +12,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._atomic import write_atomic
 from ..exceptions import ConflictError
 
-__all__ = ["partial_folder", "write_atomic", "save_part", "part_path", "part_ok", "open_partial", "assemble_parts"]
+__all__ = ["partial_folder", "save_part", "part_path", "part_ok", "open_partial", "assemble_parts"]
 
 STATE_NAME = "state.json"
 
@@ -28,16 +29,6 @@ STATE_NAME = "state.json"
 def partial_folder(output: Path) -> Path:
     """``OUTPUT.partial`` next to ``output``."""
     return output.with_name(output.name + ".partial")
-
-
-def write_atomic(path: Path, write: Callable[[Any], None]) -> None:
-    """Write ``path`` through a temporary file in the same folder, then ``os.replace`` it."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        write(fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def part_path(folder: Path, index: int) -> Path:

@@ -12,8 +12,6 @@ from typing import Annotated, Any
 
 import typer
 
-from ..exceptions import ParameterError
-
 __all__ = ["register"]
 
 _ADDRESS_HELP = "Ray address: local, auto or ray://host:port (default: no Ray, in this process)."
@@ -111,14 +109,10 @@ def search(
 ) -> None:
     """Search the sharded collection PATH with the vectors of --queries."""
     from ..eval import read_vectors
+    from ..store import filter_from_json
     from ._sharded import ShardedCollection
 
-    flt = None
-    if filter is not None:
-        try:
-            flt = json.loads(filter)
-        except json.JSONDecodeError as exc:
-            raise ParameterError(f"--filter is not valid JSON ({exc.msg} at character {exc.pos}): {filter}") from None
+    flt = filter_from_json(filter)
     Q = read_vectors(queries, mmap=False)
     with ShardedCollection.open(path, ray_address=address, readonly=True) as sc:
         t = time.perf_counter()

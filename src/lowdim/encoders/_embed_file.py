@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .._atomic import write_atomic
 from ..exceptions import ConflictError, FileFormatError, ParameterError
 from ..validation import check_positive_int
 from ._readers import read_texts
@@ -63,16 +64,6 @@ def partial_dir(output: str | os.PathLike[str]) -> Path:
     return output.with_name(output.name + ".partial")
 
 
-def _write_atomic(path: Path, write: Callable[[Any], None]) -> None:
-    """Write ``path`` through a temporary file in the same folder, then ``os.replace`` it."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        write(fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def _chunk_path(folder: Path, index: int) -> Path:
     return folder / f"chunk-{index:05d}.npy"
 
@@ -105,7 +96,7 @@ def _chunk_embedder(settings: dict[str, Any], folder: str) -> Callable[[dict[str
 
     def work(item: dict[str, Any]) -> int:
         vectors = encoder._encode(list(item["texts"]))
-        _write_atomic(_chunk_path(out, int(item["index"])), functools.partial(_save_npy, vectors=vectors))
+        write_atomic(_chunk_path(out, int(item["index"])), functools.partial(_save_npy, vectors=vectors))
         return len(vectors)
 
     return work
@@ -144,7 +135,7 @@ def _open_state(folder: Path, state: dict[str, Any], resume: bool) -> None:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir()
-    _write_atomic(state_file, lambda fh: fh.write(json.dumps(state, indent=1).encode("utf-8")))
+    write_atomic(state_file, lambda fh: fh.write(json.dumps(state, indent=1).encode("utf-8")))
 
 
 def embed_file(
@@ -281,7 +272,7 @@ def embed_file(
         nonlocal done_rows
         for index, start, stop in todo:
             vectors = encoder._encode(texts[start:stop], on_batch=advance)
-            _write_atomic(_chunk_path(folder, index), functools.partial(_save_npy, vectors=vectors))
+            write_atomic(_chunk_path(folder, index), functools.partial(_save_npy, vectors=vectors))
             done_rows += stop - start
             if on_chunk is not None:
                 on_chunk(done_rows, n)
@@ -313,7 +304,7 @@ def embed_file(
         run(None)
 
     if n == 0:  # an empty file cannot be memory-mapped
-        _write_atomic(output_path, lambda fh: np.save(fh, np.empty((0, dim), dtype=np.float32)))
+        write_atomic(output_path, lambda fh: np.save(fh, np.empty((0, dim), dtype=np.float32)))
     else:
         tmp = output_path.with_name(output_path.name + ".tmp")
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, dim))

@@ -29,6 +29,7 @@ from ._candidates import CandidateSpec, coarse_steps, generate_candidates, group
 from ._export import ENGINES, EngineSettings, export_config, export_settings, faiss_factory
 from ._index import IndexPlan, plan_index
 from ._ladder import LadderSearch
+from ._measure import measure_candidate
 from ._pareto import Frontier, Point, Verdict, acceptance, margin_z, pareto_front, recommend
 from ._plan import plan
 from ._plot import plot_plan
@@ -50,6 +51,7 @@ __all__ = [
     "group_ladders",
     "coarse_steps",
     "LadderSearch",
+    "measure_candidate",
     "Point",
     "Verdict",
     "acceptance",

@@ -128,9 +128,21 @@ def plan_command(
     ] = None,
     nlist: Annotated[int | None, typer.Option("--nlist", help="IVF lists (with --index ivf; default ~4 sqrt(rows)).")] = None,
     max_ms: Annotated[float | None, typer.Option("--max-ms", help="Latency budget per query (with --index).")] = None,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="Measure the coarse sweep in parallel Ray tasks: 'local', 'auto' or 'ray://host:10001'."),
+    ] = None,
 ) -> None:
     """Measure candidate specs on DATA and recommend the fewest RAM bytes per vector that meet the target."""
     from . import ENGINES, plan, plot_plan
+
+    if address is not None:
+        # the command line may use every part; the plan part itself never imports lowdim.distributed
+        from functools import partial
+
+        from ..distributed import plan as plan_on_ray
+
+        plan = partial(plan_on_ray, ray_address=address)
 
     if export is not None:
         check_choice(export, ENGINES, "export", owner="lowdim plan")

@@ -103,6 +103,11 @@ class LadderSearch:
         self.phase = "coarse"
 
     @property
+    def coarse(self) -> list[CandidateSpec]:
+        """The coarse sweep's steps not yet taken, cheapest first (what a parallel run measures ahead)."""
+        return list(self._coarse)
+
+    @property
     def pending(self) -> int:
         """Steps of the coarse sweep not yet taken (or skipped); the refinement comes on top."""
         return len(self._coarse)

@@ -32,7 +32,7 @@ from ._candidate import Candidate
 from ._candidates import CandidateSpec
 from ._fit import SharedFits, encode_corpus
 
-__all__ = ["measure_spec"]
+__all__ = ["measure_spec", "measure_candidate"]
 
 #: queries timed per factor (a batch), and the fewest when a scan is slow
 N_TIMED = 256
@@ -137,3 +137,24 @@ def measure_spec(
             )
         )
     return out
+
+
+def measure_candidate(inputs: dict, cand: CandidateSpec) -> tuple[list[Candidate], Pipeline]:
+    """Measure ``cand`` from a session's :meth:`~lowdim.plan._session.PlanSession.inputs` in another process
+    (a Ray task), on one thread: its points at every factor (not yet judged) and its fitted pipeline."""
+    fitted: dict[str, Pipeline] = {}
+    with single_thread():
+        fits = SharedFits(inputs["train"], metric=inputs["metric"], seed=inputs["seed"])
+        points = measure_spec(
+            cand,
+            fits,
+            inputs["corpus"],
+            inputs["queries"],
+            inputs["gt"],
+            k=inputs["k"],
+            factors=inputs["factors"],
+            confidence=inputs["confidence"],
+            seed=inputs["seed"],
+            fitted=fitted,
+        )
+    return points, fitted[cand.spec]

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,7 @@ from .._progress import ProgressBar
 from ..arrays import normalize_rows, sample_indices, to_float32
 from ..diagnose import Diagnosis, diagnose
 from ..exceptions import ParameterError
-from ..spec import parse_spec
+from ..spec import Pipeline, parse_spec
 from ..validation import check_choice, check_k, check_metric, check_positive_int
 from ._cache import PlanCache, fingerprint
 from ._candidate import Candidate
@@ -52,6 +53,7 @@ from ._candidates import (
     MATRYOSHKA_SHARE,
     PQ_POINTS_PER_CENTROID,
     SKIPPED_FACTOR,
+    CandidateSpec,
     generate_candidates,
     leading_variance_share,
     rerank_factors,
@@ -171,6 +173,7 @@ def plan(
     index: str | None = None,
     nlist: int | None = None,
     max_ms: float | None = None,
+    measure_many: Callable[[list[CandidateSpec], dict[str, Any]], list[tuple[list[Candidate], Pipeline]]] | None = None,
 ) -> Plan:
     """Find the smallest compression spec that meets ``target_recall`` on this data, and show the evidence.
 
@@ -235,6 +238,11 @@ def plan(
         it needs too many lists probed) and the fewest lists to probe per query that meet the
         target, with the partition's own ceiling measured apart from the codec's loss
         (:func:`~lowdim.plan.plan_index`). ``max_ms``: a latency budget per query.
+    measure_many : callable, optional
+        ``measure_many(steps, inputs)`` measures the coarse sweep's steps ahead, elsewhere
+        (each with :func:`~lowdim.plan.measure_candidate` on ``inputs``), and returns their
+        points and fitted pipelines in order; the search then uses them as if measured here.
+        :func:`lowdim.distributed.plan` passes one that runs them as Ray tasks.
 
     Returns
     -------
@@ -362,6 +370,10 @@ def plan(
         fitted=state.setdefault("pipelines", {}),
     )
 
+    if measure_many is not None:  # the coarse sweep measured ahead, in parallel (bisection stays sequential)
+        ahead = [c for c in search.coarse if c.spec not in session.by_base]
+        for spec, got in zip([c.spec for c in ahead], measure_many(ahead, session.inputs()), strict=True):
+            session.premeasured[spec] = got
     phases: dict[str, int] = {}
     with ProgressBar(progress, total=search.pending, description="plan") as bar:
         while (cand := search.next()) is not None:

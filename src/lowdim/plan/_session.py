@@ -77,6 +77,8 @@ class PlanSession:
         self.fitted: dict[str, Pipeline] = {} if fitted is None else fitted
         self.measured: list[Candidate] = []
         self.by_base: dict[str, list[Candidate]] = {}
+        #: spec -> (points, fitted pipeline) measured elsewhere (in parallel, ahead of the search), not yet judged
+        self.premeasured: dict[str, tuple[list[Candidate], Pipeline]] = {}
         self.seconds = {"fit": 0.0, "encode": 0.0, "search": 0.0}
 
     @property
@@ -109,6 +111,12 @@ class PlanSession:
         if cand.spec in self.by_base:
             return self.by_base[cand.spec]
         points = self.cache.get(cand.spec, self.factors) if self.cache is not None else None
+        if points is None and cand.spec in self.premeasured:
+            points, self.fitted[cand.spec] = self.premeasured.pop(cand.spec)
+            self.seconds["fit"] += points[0].fit_seconds
+            self.seconds["encode"] += points[0].encode_seconds
+            if self.cache is not None:
+                self.cache.put(cand.spec, points)
         if points is None:
             t = time.perf_counter()
             points = measure_spec(
@@ -135,6 +143,20 @@ class PlanSession:
         self.measured.extend(points)
         self.by_base[cand.spec] = points
         return points
+
+    def inputs(self) -> dict[str, Any]:
+        """What :func:`measure_candidate` needs to measure a spec anywhere as this session does (plain arrays)."""
+        return dict(
+            train=self.fits.train,
+            metric=self.metric,
+            corpus=np.asarray(self.corpus),
+            queries=self.queries,
+            gt=self.gt,
+            k=self.k,
+            factors=self.factors,
+            confidence=self.confidence,
+            seed=self.seed,
+        )
 
     def measure_spec(self, spec: str, *, steps: dict[str, CandidateSpec] | None = None, why: str = "") -> list[Candidate]:
         """Measure a spec from outside the ladder search (e.g. FAISS's ``"pq8x8+rerank4"``) at every factor.

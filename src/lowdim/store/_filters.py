@@ -33,7 +33,7 @@ from typing import Any
 
 from ..exceptions import ParameterError, ValidationError
 
-__all__ = ["FILTER_OPERATORS", "compile_filter", "check_filter", "index_rows", "check_metadata"]
+__all__ = ["FILTER_OPERATORS", "compile_filter", "check_filter", "index_rows", "check_metadata", "filter_from_json"]
 
 FILTER_OPERATORS = ("$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$in", "$nin")
 _LOGICAL = ("$and", "$or")
@@ -261,3 +261,17 @@ def index_rows(rowid: int, meta: dict[str, Any]) -> Iterator[tuple[str, Any, int
                         yield key, v, rowid
         elif _scalar_ok(value):
             yield key, _norm(value), rowid
+
+
+def filter_from_json(text: str | None) -> dict[str, Any] | None:
+    """A ``--filter`` option's JSON text as a filter (None stays None); bad JSON is a one-line ParameterError.
+
+    >>> filter_from_json('{"pos": "n"}')
+    {'pos': 'n'}
+    """
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParameterError(f"--filter is not valid JSON ({exc.msg} at character {exc.pos}): {text}") from None
