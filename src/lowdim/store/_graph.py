@@ -79,7 +79,7 @@ class HNSWGraph:
         """Write ``stem.links.faiss`` and ``stem.storage.faiss`` under ``root`` (atomic, fsynced)."""
         links = _write_index(self.index, root, f"{stem}.links.faiss", faiss.IO_FLAG_SKIP_STORAGE)
         storage = _write_index(self.storage, root, f"{stem}.storage.faiss")
-        return GraphRecord(self.ntotal, links, storage, self.keys.copy())
+        return GraphRecord(self.ntotal, links, storage, self.keys)  # shared: keys are replaced on add, never changed in place
 
     @classmethod
     def load(cls, root: Path, rec: GraphRecord, *, mapped: bool = True, verify_storage: bool = False) -> HNSWGraph:

@@ -110,7 +110,7 @@ class IVFGraph:
         header = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
         c = _write_npz(root, f"{stem}.coarse.npz", {"__meta__": header, **coarse})
         s = _write_npz(root, f"{stem}.lists.npz", lists)
-        return GraphRecord(self.ntotal, c, s, self.keys.copy())
+        return GraphRecord(self.ntotal, c, s, self.keys)  # shared: keys are replaced on add, never changed in place
 
     @classmethod
     def load(cls, root: Path, rec: GraphRecord, codec: Any, *, verify_storage: bool = False) -> IVFGraph:

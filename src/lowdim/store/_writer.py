@@ -31,7 +31,7 @@ from ._lock import FileLock
 from ._manifest import Settings, read_manifest, write_manifest
 from ._records import IdLike, check_ids
 from ._segments import Growable, SegmentedVectors
-from ._state import State
+from ._state import State, without_rowids
 from ._training import first_rows, fit_codec, save_codec, should_fit
 from ._upkeep import IndexUpkeep
 
@@ -231,7 +231,7 @@ class Writer(IndexUpkeep):
         self._committed()
         st.next_rowid = first + n
         st.next_auto_id = next_auto
-        st.segments.append(seg)
+        st.segments.append(without_rowids(seg))
         st.vectors.append(open_npy(self.root, vinfo, (n, s.dim), s.vector_dtype))
         st.rowids.extend(rowids)
         st.alive.extend(np.ones(n, bool))
@@ -365,7 +365,7 @@ class Writer(IndexUpkeep):
         self._committed()
         keep = np.concatenate([np.arange(lo), keep_local, np.arange(hi, len(rowids))]).astype(np.int64)
         new_parts = [open_npy(self.root, new_seg.vectors, (n_new, s.dim), s.vector_dtype)] if new_seg else []
-        st.segments[lo_seg:hi_seg] = [new_seg] if new_seg else []
+        st.segments[lo_seg:hi_seg] = [without_rowids(new_seg)] if new_seg else []
         st.vectors = SegmentedVectors(st.vectors.parts[:lo_seg] + new_parts + st.vectors.parts[hi_seg:], s.dim, s.vector_dtype)
         if st.index is not None:
             st.index = CodeIndex(st.index.codec, st.index.codes[keep], vectors=st.vectors)
