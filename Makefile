@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench
+.PHONY: install demo test test-fast lint bench bench-compat
 
 install: $(STAMP)
 
@@ -35,3 +35,8 @@ test-fast: install
 
 bench: install
 	$(PY) benchmarks/bench_codecs.py
+
+# the query-map benchmark fits on WordNet lemma lists from Debian's wordnet-base (without it: gloss words only)
+bench-compat: install
+	dpkg -s wordnet-base >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wordnet-base)
+	$(PY) benchmarks/bench_compat.py

@@ -57,7 +57,10 @@ def read_npz_file(
     if not path.is_file():
         raise FileFormatError(f"{what} {path} does not exist")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a plain .npy holds one array, no header
+            raise FileFormatError(f"{what} {path} is a plain .npy array, not an .npz; expected a file written by {writer}")
+        with loaded as data:
             arrays = {name: data[name] for name in data.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
         raise FileFormatError(

@@ -43,6 +43,7 @@ _COMMAND_MODULES = (
     "lowdim.server._cli",
     "lowdim.private._cli",
     "lowdim.distributed._shard_cli",
+    "lowdim.compat._cli",
 )
 
 for _name in _COMMAND_MODULES:

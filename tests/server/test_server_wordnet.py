@@ -70,7 +70,8 @@ def test_queries_from_another_model_are_refused(wordnet_served, wordnet) -> None
     assert r.status_code == 422
     assert r.json()["error"] == (
         "vectors from model 'other-model' do not fit this collection (model all-MiniLM-L6-v2): "
-        "embeddings of different models are not comparable"
+        "embeddings of different models are not comparable; models with a query map: none (fit one with "
+        "lowdim.compat.fit_map and store it with Collection.add_map or 'lowdim map add')"
     )
     r = http.post("/collections/wordnet/search", json={"queries": [[0.1] * 768]})
     assert r.json()["error"] == "queries has 768 features, but this collection (model all-MiniLM-L6-v2) expects 384"

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..exceptions import DTypeError, FileFormatError, NotFoundError, ParameterError, ValidationError
 from ..validation import check_positive_int
+from ._onnx import ONNX_ALIASES, ONNX_MAX_SEQ_LENGTH, ONNX_MODEL, OnnxSentenceEncoder, onnx_model_file
 
 __all__ = ["TextEncoder", "BUNDLED_MODEL", "resolve_model", "shared_encoder", "check_texts"]
 
@@ -69,6 +70,8 @@ def resolve_model(model: str | os.PathLike[str]) -> tuple[Path, str]:
     text = os.fspath(model)
     if text in _BUNDLED_ALIASES:
         return _bundled_model_dir(), BUNDLED_MODEL
+    if text in ONNX_ALIASES:  # an ONNX file, run by OnnxSentenceEncoder
+        return onnx_model_file(), ONNX_MODEL
     path = Path(text).expanduser()
     if path.is_dir():
         path = path.resolve()
@@ -164,9 +167,12 @@ class _Loaded:
         self.dim = dim
         self.n_layers = n_layers
         self.max_len = max_len
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        pad_id = getattr(tokenizer, "pad_token_id", None)
+        self.pad_id = pad_id if pad_id is not None else 0
         self.pad_left = getattr(tokenizer, "padding_side", "right") == "left"
-        self.device = st.device
+        self.device = st.device if st is not None else "cpu"
+        #: set for ONNX models: TextEncoder delegates encoding to it
+        self.onnx: OnnxSentenceEncoder | None = None
 
 
 _LOAD_LOCK = threading.RLock()
@@ -323,6 +329,8 @@ class TextEncoder:
     def _load_now(self, key: tuple[Any, ...]) -> _Loaded:
         path, name = self._check_settings()
         self._loaded = None
+        if path.suffix == ".onnx":
+            return self._load_onnx(path, key)
         # Force offline before transformers / huggingface_hub read their settings: a local
         # directory must never turn into a hub request.
         os.environ["HF_HUB_OFFLINE"] = "1"
@@ -395,6 +403,20 @@ class TextEncoder:
         self._loaded_key = key
         return self._loaded
 
+    def _load_onnx(self, path: Path, key: tuple[Any, ...]) -> _Loaded:
+        if self.layers is not None:
+            raise ParameterError(
+                f"The 'layers' parameter of TextEncoder is not supported for ONNX models ({path.name}). Use layers=None."
+            )
+        if self.device != "cpu":
+            raise ParameterError(f"ONNX models run on the CPU only; got device {self.device!r}. Use device='cpu'.")
+        onnx = OnnxSentenceEncoder(path, max_seq_length=int(self.max_seq_length or ONNX_MAX_SEQ_LENGTH))
+        onnx.encode([], batch_size=1, normalize=False)  # loads the session and learns the width
+        loaded = _Loaded(None, [], None, onnx.dim, 0, onnx.max_seq_length)
+        loaded.onnx = onnx
+        self._loaded, self._loaded_key = loaded, key
+        return loaded
+
     # -- encoding -------------------------------------------------------------------------------------------
 
     def encode(self, texts: Sequence[str], *, progress: bool = False, allow_empty: bool = True) -> np.ndarray:
@@ -433,10 +455,12 @@ class TextEncoder:
 
     def _encode(self, texts: list[str], on_batch: Callable[[int], None] | None = None) -> np.ndarray:
         """Encode validated texts; ``on_batch(n_texts)`` is called after every forward pass."""
-        import torch
-
         loaded = self._load()
         batch_size = int(self.batch_size)
+        if loaded.onnx is not None:
+            return loaded.onnx.encode(texts, batch_size=batch_size, normalize=bool(self.normalize), on_batch=on_batch)
+        import torch
+
         n = len(texts)
         out = np.empty((n, loaded.dim), dtype=np.float32)
         if n == 0:

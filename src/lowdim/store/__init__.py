@@ -14,7 +14,7 @@
 
 from ._check import check_collection
 from ._collection import Collection
-from ._filters import FILTER_OPERATORS, check_filter, compile_filter
+from ._filters import FILTER_OPERATORS, check_filter, compile_filter, filter_from_json
 from ._folder import PlanLike
 from ._manifest import FORMAT_VERSION, MANIFEST_NAME, Settings, read_manifest
 from ._records import IdLike, RecordFiles, normalize_ids, parse_id, read_ids, read_records
@@ -31,6 +31,7 @@ __all__ = [
     "check_collection",
     "compile_filter",
     "check_filter",
+    "filter_from_json",
     "FILTER_OPERATORS",
     "FORMAT_VERSION",
     "MANIFEST_NAME",

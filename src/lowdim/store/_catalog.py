@@ -12,7 +12,8 @@ Tables
     ``next_file``, ``next_auto_id``, ``codec`` (null, or the codec file's name, size and
     CRC-32 with its number ``num``, the ``rows`` it was fitted on and its ``source``:
     ``"auto"``, ``"train"`` or ``"plan"``; collections written before these three were
-    recorded lack them).
+    recorded lack them), ``maps`` (``{model name: map file's name, size and CRC-32}``, the
+    query maps of :meth:`Collection.add_map`; absent when there are none).
 ``segments(seg, first_rowid, n, vectors, vectors_size, vectors_crc, codes, codes_size, codes_crc, rowids)``
     One row per segment; rows of the collection are the segments' rows in
     ``first_rowid`` order; ``rowids`` is the int64 rowid of every row (a blob).
@@ -337,6 +338,10 @@ class Catalog:
         doc = self.get("codec")
         return CodecRecord.from_dict(doc) if doc else None
 
+    def maps(self) -> dict[str, FileInfo]:
+        """``{model name: query map file}`` of the collection's query maps."""
+        return {m: FileInfo(d["name"], d["size"], d["crc32"]) for m, d in (self.get("maps") or {}).items()}
+
     # -- segments -------------------------------------------------------------------------
     def segments(self) -> list[SegmentRecord]:
         rows = self._query(
@@ -420,6 +425,7 @@ class Catalog:
         codec = self.get("codec")
         if codec:
             names.add(codec["name"])
+        names.update(info.name for info in self.maps().values())
         for lf, sf in self._query("SELECT links, storage FROM graph"):
             names.update((lf, sf))
         return names

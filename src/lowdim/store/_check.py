@@ -6,6 +6,8 @@ What can be repaired, and how:
 * missing or corrupt codes — re-encoded from the full vectors;
 * a corrupt codec file — refitted on the first ``train_size`` vectors, everything re-encoded;
 * a corrupt or missing graph — rebuilt;
+* a corrupt or missing query map — unregistered (it cannot be refitted here: fit it again
+  and add it with ``Collection.add_map``; until then that model's queries are refused);
 * catalog inconsistencies (rows that belong to no item, tombstones of rows no file
   holds, stale counters) — fixed in the catalog;
 * leftovers of interrupted writes — deleted.
@@ -23,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..compat import QueryMap
 from ..exceptions import ConflictError, FileFormatError, LowdimError, NotFoundError
 from ..spec import Pipeline
 from ._catalog import CATALOG_NAME, Catalog, CodecRecord, SegmentRecord
@@ -286,7 +289,33 @@ def _check_catalog(root: Path, cat: Catalog, settings: Settings, report, problem
                         tx.set_graph(None)
                         tx.put(generation=int(cat.get("generation", 0)) + 1)
                     changed = True
-    return changed
+    return _check_maps(root, cat, report, problem, repair=repair) or changed
+
+
+def _check_maps(root: Path, cat: Catalog, report: CheckReport, problem: Any, *, repair: bool) -> bool:
+    """Check the query map files; unregister damaged ones (a map cannot be refitted without its pairs)."""
+    maps = cat.maps()
+    lost = []
+    for model, info in maps.items():
+        why = _probe(root, info)
+        if why is None:
+            try:
+                QueryMap.load(root / info.name)
+            except LowdimError as exc:
+                why = f"cannot be loaded ({exc})"
+        if why:
+            problem(f"{info.name} {why}: the query map for model '{model}' is lost", True)
+            lost.append(model)
+    if not (repair and lost):
+        return False
+    with cat.write() as tx:
+        tx.put(
+            maps={m: i.to_dict() for m, i in maps.items() if m not in lost},
+            generation=int(cat.get("generation", 0)) + 1,
+        )
+    for model in lost:
+        report.repaired.append(f"unregistered the damaged query map for model '{model}' (fit it again and add it with add_map)")
+    return True
 
 
 def _recode(

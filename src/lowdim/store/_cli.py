@@ -215,6 +215,9 @@ def search(
     show: Annotated[int, typer.Option("--show", help="Queries printed in the table.")] = 5,
     with_metadata: Annotated[bool, typer.Option("--with-metadata", help="Also print / write each hit's metadata.")] = False,
     dataset: Annotated[str | None, typer.Option("--dataset", help="HDF5 dataset of the queries (default train).")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model of the --queries vectors: mapped if the collection has its map.")
+    ] = None,
 ) -> None:
     """Search the collection PATH with the vectors of --queries."""
     from rich.markup import escape
@@ -222,14 +225,12 @@ def search(
 
     from ..eval import read_vectors
     from ._collection import Collection
+    from ._filters import filter_from_json
 
-    flt = None
-    if filter is not None:
-        try:
-            flt = json.loads(filter)
-        except json.JSONDecodeError as exc:
-            raise ParameterError(f"--filter is not valid JSON ({exc.msg} at character {exc.pos}): {filter}") from None
+    flt = filter_from_json(filter)
     _writable_target(json_path, "results")
+    if text is not None and model is not None:
+        raise ParameterError("--model applies to --queries vectors; a query text is embedded by the collection's encoder")
     if (text is None) == (queries is None):
         raise ParameterError('lowdim search needs either a query text or --queries FILE, e.g. lowdim search ./idx "a query"')
     Q = read_vectors(queries, mmap=False, dataset=dataset) if queries is not None else [text]
@@ -241,7 +242,8 @@ def search(
             if text is not None:
                 res = col.search_text(text, k, filter=flt, rerank=rerank, ef=ef, nprobe=nprobe, with_metadata=with_metadata)
             else:
-                res = col.search(Q, k, filter=flt, rerank=rerank, ef=ef, nprobe=nprobe, with_metadata=with_metadata)
+                opts: dict[str, Any] = {"rerank": rerank, "ef": ef, "nprobe": nprobe, "with_metadata": with_metadata}
+                res = col.search(Q, k, filter=flt, model=model, **opts)
         took = time.perf_counter() - t
     finally:
         col.close()

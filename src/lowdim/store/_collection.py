@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..exceptions import ConflictError, ParameterError, UntrainedWarning
-from ..spec import Pipeline
 from ._catalog import Catalog
 from ._folder import PlanLike, make_folder, open_folder, resolve_settings
 from ._manifest import Settings
+from ._maps import add_query_map, encoder_for
 from ._query import Query, Shortlists
 from ._records import IdLike
 from ._results import CollectionResult, Records
@@ -199,15 +199,8 @@ class Collection(Shortlists):
     spec = property(lambda self: self._settings.spec, doc="The compression spec.")
     model = property(lambda self: self._settings.model, doc="The embedding model's name, or None.")
     readonly = property(lambda self: self._writer.readonly, doc="Whether writes are refused.")
-
-    @property
-    def is_trained(self) -> bool:
-        return self._state.codec is not None
-
-    @property
-    def codec(self) -> Pipeline | None:
-        """The fitted pipeline (None until trained)."""
-        return self._state.codec
+    is_trained = property(lambda self: self._state.codec is not None, doc="Whether the codec is fitted.")
+    codec = property(lambda self: self._state.codec, doc="The fitted :class:`~lowdim.spec.Pipeline` (None until trained).")
 
     @property
     def writer(self) -> Writer:
@@ -265,6 +258,12 @@ class Collection(Shortlists):
         return self
 
     @_guarded
+    def add_map(self, query_map: Any, *, model: str) -> Collection:
+        """Store a :class:`~lowdim.compat.QueryMap` so that ``search(Q, model=model)`` maps that model's queries (see :mod:`._maps`)."""
+        add_query_map(self._writer, query_map, model)
+        return self
+
+    @_guarded
     def compact(self) -> int:
         """Rewrite the segments into one without deleted rows (and fold new vectors into the graph); return rows dropped."""
         return self._writer.compact()
@@ -305,7 +304,7 @@ class Collection(Shortlists):
         whenever at least ``k`` items match, ``k`` are returned. ``rerank``: rescore ``rerank * k``
         candidates with the full vectors (default: the spec's ``+rerank<N>``; 0: none). ``ef``: HNSW
         beam width (default ``ef_search``). ``nprobe``: IVF lists probed, 1..nlist (default the collection's).
-        ``model``: the queries' embedding model, refused if not the collection's. ``with_metadata``: also metadata.
+        ``model``: the queries' model; another one's go through its map (:meth:`add_map`), else are refused. ``with_metadata``: also metadata.
 
         Returns a CollectionResult: ``ids`` (n_queries, k) object array of user ids (None where
         fewer than k items exist), ``scores`` (n_queries, k) float32, and ``exact_reason``
@@ -378,9 +377,10 @@ class Collection(Shortlists):
         ef: int | None = None,
         nprobe: int | None = None,
         with_metadata: bool = False,
+        model: str | None = None,
     ) -> CollectionResult:
-        """:meth:`search` with query text(s) embedded by the collection's encoder; one row per text."""
-        enc = self.encoder
+        """:meth:`search` with query text(s) embedded by the collection's encoder, or by ``model``'s and mapped (:meth:`add_map`)."""
+        enc = self.encoder if model is None else encoder_for(model)
         Q = enc.encode([text] if isinstance(text, str) else text, allow_empty=False)  # outside the lock: the slow part
         with self._mutex:
             self._check_open()

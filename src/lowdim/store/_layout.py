@@ -10,6 +10,7 @@ name: the catalog records the numbers it needs (the codec's, next to its file in
     catalog.sqlite (-wal, -shm)          the source of truth (see _catalog)
     writer.lock, open.lock               advisory locks (see _lock)
     codec-MMMMMMMM.npz                   the fitted codec number M
+    map-MMMMMMMM.npz                     a query map (lowdim.compat.QueryMap) number M, one per mapped model
     segments/SSSSSSSS.vectors.npy        full vectors of segment S
     segments/SSSSSSSS.cMMMMMMMM.codes.npy           its codes under codec M
     segments/SSSSSSSS.cMMMMMMMM.rRRRRRRR.codes.npy  the same, rewritten by ``check`` (revision R)
@@ -37,6 +38,7 @@ __all__ = [
     "vectors_name",
     "codes_name",
     "codec_name",
+    "map_name",
     "graph_stem",
     "creating_dir",
     "garbage",
@@ -49,7 +51,8 @@ GRAPH_DIR = "graph"
 WRITER_LOCK = "writer.lock"
 OPEN_LOCK = "open.lock"
 _CODEC_PREFIX = "codec-"
-#: the folders whose files all belong to the collection ("" is the root, where only codec files do)
+_MAP_PREFIX = "map-"
+#: the folders whose files all belong to the collection ("" is the root, where only codec and map files do)
 _FOLDERS = ("", SEGMENTS_DIR, GRAPH_DIR)
 
 
@@ -67,6 +70,11 @@ def codes_name(seg: int, codec: int, revision: int | None = None) -> str:
 def codec_name(num: int) -> str:
     """The fitted codec number ``num``."""
     return f"{_CODEC_PREFIX}{num:08d}.npz"
+
+
+def map_name(num: int) -> str:
+    """The query map number ``num``."""
+    return f"{_MAP_PREFIX}{num:08d}.npz"
 
 
 def graph_stem(num: int) -> str:
@@ -95,7 +103,7 @@ def garbage(root: Path, referenced: Iterable[str]) -> list[str]:
             if not entry.is_file():
                 continue
             rel = f"{sub}/{entry.name}" if sub else entry.name
-            ours = bool(sub) or entry.name.startswith(_CODEC_PREFIX)
+            ours = bool(sub) or entry.name.startswith((_CODEC_PREFIX, _MAP_PREFIX))
             if rel.endswith(TMP_SUFFIX) or (ours and rel not in refs):
                 out.append(rel)
     return sorted(out)

@@ -29,6 +29,7 @@ from ..validation import check_embeddings, check_k, check_positive_int
 from ._catalog import CATALOG_NAME, Catalog
 from ._ivf import IVFGraph
 from ._manifest import GRAPH_KINDS, Settings
+from ._maps import map_queries
 from ._records import IdLike, check_ids
 from ._results import CollectionResult, Records
 from ._state import State
@@ -114,6 +115,7 @@ class Query:
     ) -> CollectionResult:
         """See :meth:`Collection.search`; ``codes_only``: rank by the codes alone, even where few rows allow an exact scan."""
         s, st = self.settings, self.state
+        queries, model = map_queries(s, st, model, queries)  # another model's queries go through its map
         s.check_model(model)
         k = check_k(k)
         Q = check_embeddings(queries, n_features=s.dim, name="queries", what=s.describe())

@@ -26,7 +26,17 @@ from ._manifest import Settings
 from ._segments import Growable, SegmentedVectors
 from ._training import untrained_reason
 
-__all__ = ["State"]
+__all__ = ["State", "without_rowids"]
+
+
+def without_rowids(seg: SegmentRecord) -> SegmentRecord:
+    """``seg`` as the state holds it: without its rowids (8 B/row), which the state's ``rowids`` already has
+    (the catalog keeps them; ``lowdim check`` reads them from there)."""
+    return dataclasses.replace(seg, rowids=_NO_ROWIDS)
+
+
+_NO_ROWIDS = np.zeros(0, np.int64)
+_NO_ROWIDS.setflags(write=False)
 
 
 class State:
@@ -52,6 +62,7 @@ class State:
         self.n_dead = 0
         self.codec: Pipeline | None = None
         self.codec_rec: CodecRecord | None = None
+        self.map_recs: dict[str, FileInfo] = {}  # model name -> query map file (loaded on first use)
         self.index: CodeIndex | None = None
         # codes not yet in ``index``, per segment: (file info, raw map, codes view); see codes()
         self.code_maps: list[tuple[FileInfo, np.ndarray, np.ndarray]] = []
@@ -128,13 +139,16 @@ class State:
         self.next_rowid = int(cfg.get("next_rowid", 0))
         self.next_file = int(cfg.get("next_file", 1))
         self.next_auto_id = int(cfg.get("next_auto_id", 0))
-        self.segments = segs
+        self.segments = [without_rowids(seg) for seg in segs]
         self.vectors = SegmentedVectors(parts, s.dim, vdtype)
         self.rowids = Growable(np.int64, rowids)
         self.alive = Growable(np.bool_, alive)
         self.n_dead = int((~alive).sum())
         self.codec, self.codec_rec = codec, rec
+        self.map_recs = catalog.maps()
         self.code_maps = code_maps
+        if graph is not None and graph_rec is not None:
+            graph_rec = dataclasses.replace(graph_rec, keys=graph.keys)  # one copy of the node keys, shared
         self.graph, self.graph_rec = graph, graph_rec
         self.refresh_graph_rows()
         if codec is not None and (s.index == "flat" or verify):
@@ -271,7 +285,7 @@ class State:
             files.append(self.codec_rec.file)
         if self.graph_rec is not None:
             files += [self.graph_rec.links, self.graph_rec.storage]
-        return files
+        return files + list(self.map_recs.values())
 
     def referenced(self) -> set[str]:
         return {f.name for f in self.files()}
@@ -359,6 +373,7 @@ class State:
             "codec_source": rec.source if rec is not None else None,
             "codec_rows": rec.rows if rec is not None else None,
             "code_size": code_size,
+            "maps": sorted(self.map_recs),
             "count": len(self),
             "deleted": self.n_dead,
             "rows": n_rows,
