@@ -1,10 +1,18 @@
-"""One progress bar for long work: rich on stderr when asked for, nothing otherwise."""
+"""What the command line shows while it works: one progress bar (rich on stderr when asked for,
+nothing otherwise) and :func:`say`, one plain line on stdout."""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ProgressBar"]
+__all__ = ["ProgressBar", "say"]
+
+
+def say(line: str) -> None:
+    """Print one line on stdout as written (no rich highlighting, no wrapping)."""
+    from rich.console import Console
+
+    Console().print(line, highlight=False, soft_wrap=True)
 
 
 class ProgressBar:

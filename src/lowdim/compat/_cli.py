@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from .._progress import say as _say
 from ..exceptions import FileFormatError, ParameterError
 
 __all__ = ["register"]
@@ -23,12 +24,6 @@ def register(app: typer.Typer) -> None:
     group.command("fit", help="Fit a map from NEW model vectors to OLD model vectors of the same texts (paired rows).")(fit)
     group.command("add", help="Store a map in a collection: searches with --model NAME then map their queries.")(add)
     app.add_typer(group, name="map")
-
-
-def _say(line: str) -> None:
-    from rich.console import Console
-
-    Console().print(line, highlight=False, soft_wrap=True)
 
 
 def fit(

@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from .._progress import say as _say
+
 __all__ = ["register"]
 
 _ADDRESS_HELP = (
@@ -25,12 +27,6 @@ def register(app: typer.Typer) -> None:
         "encode", help="Fit a codec on a seeded sample of a vector file, then encode every row (resumable; Ray optional)."
     )(encode)
     app.command("truth", help="Exact top-k ground truth of query vectors over a corpus file, in blocks (Ray optional).")(truth)
-
-
-def _say(line: str) -> None:
-    from rich.console import Console
-
-    Console().print(line, highlight=False, soft_wrap=True)
 
 
 def encode(

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
+from .._progress import say as _say
+
 __all__ = ["register"]
 
 _ADDRESS_HELP = "Ray address: local, auto or ray://host:port (default: no Ray, in this process)."
@@ -24,12 +26,6 @@ def register(app: typer.Typer) -> None:
     shard.command("info", help="Show a sharded collection's manifest and counts.")(info)
     shard.command("search", help="Search a sharded collection (fan-out to every shard, merged and reranked).")(search)
     app.add_typer(shard, name="shard")
-
-
-def _say(line: str) -> None:
-    from rich.console import Console
-
-    Console().print(line, highlight=False, soft_wrap=True)
 
 
 def build(

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .._progress import say as _say
 from ..exceptions import FileFormatError, ParameterError
 
 __all__ = ["register"]
@@ -27,12 +28,6 @@ private_app = typer.Typer(
 def register(app: typer.Typer) -> None:
     """Add the ``private`` command group to ``app``."""
     app.add_typer(private_app, name="private")
-
-
-def _say(line: str) -> None:
-    from rich.console import Console
-
-    Console().print(line, highlight=False, soft_wrap=True)
 
 
 def _esc(value: Any) -> str:
