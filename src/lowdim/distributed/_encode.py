@@ -20,9 +20,10 @@ import numpy as np
 from .._atomic import write_atomic
 from ..arrays import block_rows as default_block_rows
 from ..arrays import sample_rows
+from ..encoders import partial_dir
 from ..exceptions import FileFormatError, ParameterError
 from ..validation import check_metric, check_positive_int
-from ._parts import assemble_parts, open_partial, part_ok, part_path, partial_folder, save_part
+from ._parts import assemble_parts, open_partial, part_ok, part_path, save_part
 from ._pool import check_workers, run_pool
 from ._ray import connect
 
@@ -168,7 +169,7 @@ def encode_file(
         "seed": seed,
         "block_rows": rows,
     }
-    folder = partial_folder(out)
+    folder = partial_dir(out)  # OUTPUT.partial beside the output, as embed_file's
     resumed = open_partial(folder, state, resume=resume, what="encode_file")
     saved_codec = folder / _CODEC_NAME
     if resumed and saved_codec.is_file():

@@ -21,14 +21,9 @@ import numpy as np
 from .._atomic import write_atomic
 from ..exceptions import ConflictError
 
-__all__ = ["partial_folder", "save_part", "part_path", "part_ok", "open_partial", "assemble_parts"]
+__all__ = ["save_part", "part_path", "part_ok", "open_partial", "assemble_parts"]
 
 STATE_NAME = "state.json"
-
-
-def partial_folder(output: Path) -> Path:
-    """``OUTPUT.partial`` next to ``output``."""
-    return output.with_name(output.name + ".partial")
 
 
 def part_path(folder: Path, index: int) -> Path:

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..arrays import narrow_ids
+from ..arrays import block_rows, iter_slices, narrow_ids
 from ..exceptions import FileFormatError
 from ..search import IdFilter, IVFIndex
 from ._catalog import GraphRecord
@@ -87,6 +89,24 @@ class IVFGraph:
         ids = np.arange(start, start + len(keys), dtype=np.int64)
         self.index.add(np.ascontiguousarray(codes), ids, vectors=vectors)
         self.keys = narrow_ids(np.concatenate([self.keys.astype(np.int64), np.asarray(keys, dtype=np.int64)]))
+
+    def add_rows(
+        self,
+        rows: np.ndarray,
+        vectors: Any,
+        rowids: np.ndarray,
+        read_codes: Callable[[np.ndarray], np.ndarray],
+        *,
+        stop: threading.Event | None = None,
+    ) -> bool:
+        """Insert a collection's ``rows`` (row numbers) in blocks: their float ``vectors[rows]``, ``rowids``
+        (aligned with ``rows``) and codes from ``read_codes(rows)``; False if ``stop`` was set between blocks."""
+        for sl in iter_slices(len(rows), 4 * block_rows(self.index.d)):
+            if stop is not None and stop.is_set():
+                return False
+            block = rows[sl]
+            self.add(np.asarray(vectors[block], dtype=np.float32), rowids[sl], read_codes(block))
+        return True
 
     def settle(self) -> None:
         """Note the list balance of freshly filled lists as the baseline for :meth:`drifted`."""

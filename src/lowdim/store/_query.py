@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -353,8 +353,9 @@ class Shortlists:
     _mutex: Any
     _query: Query
 
-    def _check_open(self) -> None:  # the collection's own check (closed collections refuse)
-        raise NotImplementedError
+    if TYPE_CHECKING:  # Collection's own check (a closed collection refuses); declared for the type checker only
+
+        def _check_open(self) -> None: ...
 
     def candidates(
         self,

@@ -24,7 +24,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..arrays import block_rows, iter_slices
 from ._ivf import IVFGraph
 from ._segments import SegmentedVectors
 from ._state import State
@@ -57,11 +56,8 @@ class BackgroundRetrain:
     def _run(self) -> None:
         try:
             g = self.train(self.rows, self.vectors)
-            for sl in iter_slices(len(self.rows), 4 * block_rows(self.vectors.dim)):
-                if self._stop.is_set():
-                    return
-                block = self.rows[sl]
-                g.add(np.asarray(self.vectors[block], dtype=np.float32), self.rowids[sl], self.read_codes(block))
+            if not g.add_rows(self.rows, self.vectors, self.rowids, self.read_codes, stop=self._stop):
+                return
             g.settle()
             self.graph = g
         except BaseException as exc:  # handed to the writer, which decides (the thread has no caller)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -53,24 +54,14 @@ class IndexUpkeep:
     state: State
     retrain: BackgroundRetrain | None
 
-    # the writer's protocol, used here
-    def begin(self) -> None:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # the writer's protocol, used here (Writer defines it; declared for the type checker only)
 
-    def fit(self, sample: np.ndarray, *, source: str) -> None:
-        raise NotImplementedError
-
-    def abort(self, written: list[str]) -> None:
-        raise NotImplementedError
-
-    def _committed(self) -> None:
-        raise NotImplementedError
-
-    def write_manifest(self) -> None:
-        raise NotImplementedError
-
-    def collect_garbage(self) -> list[str]:
-        raise NotImplementedError
+        def begin(self) -> None: ...
+        def fit(self, sample: np.ndarray, *, source: str) -> None: ...
+        def abort(self, written: list[str]) -> None: ...
+        def _committed(self) -> None: ...
+        def write_manifest(self) -> None: ...
+        def collect_garbage(self) -> list[str]: ...
 
     # ------------------------------------------------------------------ the graph
     def _lid_order(self, rows: np.ndarray) -> np.ndarray:
@@ -168,9 +159,7 @@ class IndexUpkeep:
                 g = self._train_ivf(rows)
             else:
                 g = st.graph  # type: ignore[assignment]
-            for sl in iter_slices(len(rows), 4 * block_rows(s.dim)):
-                block = rows[sl]
-                g.add(np.asarray(st.vectors[block], dtype=np.float32), rowids[block], st.code_rows(block))  # type: ignore[call-arg]
+            g.add_rows(rows, st.vectors, rowids[rows], st.code_reader())  # type: ignore[union-attr]
             g.settle()  # type: ignore[union-attr]
             if not fresh and self._retrain_when_drifted(g):  # type: ignore[arg-type]
                 # the rows just added crowd some lists: a partition trained on all rows replaces this one
@@ -251,9 +240,7 @@ class IndexUpkeep:
         st, g = self.state, job.graph
         start = int(np.searchsorted(st.rowids.values, job.last_rowid, side="right"))
         rows = start + np.flatnonzero(st.alive.values[start:])  # added while it trained
-        for sl in iter_slices(len(rows), 4 * block_rows(self.settings.dim)):
-            block = rows[sl]
-            g.add(np.asarray(st.vectors[block], dtype=np.float32), st.rowids.values[block], st.code_rows(block))
+        g.add_rows(rows, st.vectors, st.rowids.values[rows], st.code_reader())
         self._commit_graph(g)
         if st.index is not None:
             st.release_codes()
