@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench bench-compat
+.PHONY: install demo test test-fast lint bench bench-compat browser-deps
 
 install: $(STAMP)
 
@@ -25,8 +25,12 @@ lint: install
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy
 
+# Debian's chromium for the /ui browser tests (Playwright cannot download browsers here; CI runs as root)
+browser-deps: install
+	test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium fonts-liberation)
+
 # the whole suite, slow real-data tests included (under 10 minutes on 2 cores)
-test: lint
+test: lint browser-deps
 	$(PY) -m pytest -q
 
 # the edit loop: everything but the tests marked slow (real data, long runs)

@@ -19,6 +19,8 @@ import pytest
 from lowdim.store import Collection
 
 API_KEY = "test-key-0123456789"
+
+
 POS = ("n", "v", "a", "r")
 
 
@@ -210,4 +212,5 @@ def h() -> SimpleNamespace:
         SLOW_SERVER=SLOW_SERVER,
         free_port=free_port,
         WORDS=WORDS,
+        start_server=start_server,
     )

@@ -108,6 +108,9 @@ def plan_command(
     ] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the plan as JSON here.", metavar="FILE")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write the Pareto plot (PNG) here.", metavar="FILE")] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write the plan viewer as one self-contained HTML page here.", metavar="FILE")
+    ] = None,
     export: Annotated[
         str | None, typer.Option("--export", help="Print the nearest settings of faiss, qdrant or pgvector.")
     ] = None,
@@ -148,7 +151,7 @@ def plan_command(
         check_choice(export, ENGINES, "export", owner="lowdim plan")
     if verify and export is None:
         raise ParameterError("--verify needs --export faiss|qdrant|pgvector: the engine to build the settings in")
-    for target in (json_path, plot):
+    for target in (json_path, plot, html):
         if target is not None and not target.parent.is_dir():
             raise FileFormatError(f"cannot write {target}: folder {target.parent} does not exist")
     out = Console()
@@ -190,6 +193,11 @@ def plan_command(
     if plot is not None:
         plot_plan(p, plot)
         out.print(f"Pareto plot: {escape(str(plot))}", highlight=False)
+    if html is not None:
+        from ..server import plan_html  # the same view /ui/plan shows, with its assets inline
+
+        html.write_text(plan_html(p.to_dict(), title=f"lowdim plan: {data.name}"), encoding="utf-8")
+        out.print(f"plan page: {escape(str(html))}", highlight=False)
     out.print(escape(acceptance_line(p)), highlight=False)
     rec = p.require_feasible()  # infeasible: one-line error with the best achievable (exit code 2)
     out.print(f"[bold green]recommended:[/] {escape(p.summary())}", highlight=False)

@@ -4,6 +4,8 @@
 - :class:`Client` talks to a running server; ``Client(url).collection(name)`` behaves
   like a local :class:`~lowdim.store.Collection`.
 - :func:`serve` runs the app under uvicorn (what ``lowdim serve`` calls).
+- :func:`plan_html` renders a plan's JSON as the self-contained page of the plan viewer
+  (``lowdim plan ... --html``; ``/ui/plan`` shows the same view).
 
 Names load on first use: importing :mod:`lowdim.server` (or ``lowdim.server.Client``)
 does not import FastAPI or uvicorn, and the Client imports httpx only when it is created.
@@ -15,7 +17,7 @@ from typing import Any
 
 from ._client import Client, RemoteCollection, ServerError
 
-__all__ = ["create_app", "serve", "Client", "RemoteCollection", "ServerError"]
+__all__ = ["create_app", "serve", "Client", "RemoteCollection", "ServerError", "plan_html"]
 
 
 def __getattr__(name: str) -> Any:
@@ -23,6 +25,10 @@ def __getattr__(name: str) -> Any:
         from ._app import create_app
 
         return create_app
+    if name == "plan_html":
+        from ._ui_plan import plan_html
+
+        return plan_html
     if name == "serve":
         from ._serve import serve
 

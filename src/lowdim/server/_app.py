@@ -50,6 +50,7 @@ from ._models import (
 from ._openapi import tailor_openapi
 from ._registry import Registry, ServedCollection, discover
 from ._summaries import add_summary_routes, load_summaries, tailor_summaries
+from ._ui import add_ui_routes
 
 __all__ = ["create_app"]
 
@@ -432,6 +433,7 @@ def create_app(
 
     if served_summaries:
         add_summary_routes(app, served_summaries, limits, _json)
+    add_ui_routes(app, registry, limits, writes_mode)  # /ui: read-only pages (no write control on them)
 
     # the schema names the served collections and their dims, models and caps
     def openapi() -> dict[str, Any]:
