@@ -1,14 +1,15 @@
-"""``lowdim map fit | add``: fit a query map on paired embeddings; store one in a collection.
+"""``lowdim map fit | add`` and ``lowdim migrate``: query maps between models, and a live migration to a new one.
 
-Thin over :func:`lowdim.compat.fit_map`, :class:`lowdim.compat.QueryMap` and
-:meth:`lowdim.store.Collection.add_map`; every bad input is one of lowdim's errors, printed
-as one line by ``lowdim.cli.main``.
+Thin over :func:`lowdim.compat.fit_map`, :class:`lowdim.compat.QueryMap`,
+:meth:`lowdim.store.Collection.add_map` and :meth:`lowdim.store.Collection.migrate`; every bad
+input is one of lowdim's errors, printed as one line by ``lowdim.cli.main``.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -24,6 +25,10 @@ def register(app: typer.Typer) -> None:
     group.command("fit", help="Fit a map from NEW model vectors to OLD model vectors of the same texts (paired rows).")(fit)
     group.command("add", help="Store a map in a collection: searches with --model NAME then map their queries.")(add)
     app.add_typer(group, name="map")
+    app.command(
+        "migrate",
+        help="Move a collection to a new embedding model while it keeps serving: re-embed in resumable batches, then switch.",
+    )(migrate)
 
 
 def fit(
@@ -72,3 +77,117 @@ def add(
         col.add_map(qmap, model=model)
         have = ", ".join(col.info()["maps"])
     _say(f"added the {qmap.kind} map for model '{model}' to {path} (models with a map: {have})")
+
+
+def _read_texts(path: Path) -> dict[Any, str]:
+    """``{id: text}`` from a JSON-lines file of objects with "id" and "text" fields."""
+    out: dict[Any, str] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FileFormatError(f"cannot read texts from {path}: {exc}") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            out[row["id"]] = row["text"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise FileFormatError(f"{path} line {n}: expected a JSON object with 'id' and 'text' fields") from None
+    return out
+
+
+def migrate(
+    path: Annotated[Path, typer.Argument(help="The collection folder.", show_default=False)],
+    to_model: Annotated[
+        str, typer.Option("--to-model", help="The new embedding model (name or model folder).", show_default=False)
+    ],
+    texts: Annotated[
+        Path | None,
+        typer.Option("--texts", help="JSON lines {id, text} to re-embed (default: the texts a text collection stored)."),
+    ] = None,
+    vectors: Annotated[
+        Path | None,
+        typer.Option("--vectors", help="New-model vectors instead of texts (.npy...); row i is item id i unless --ids."),
+    ] = None,
+    ids: Annotated[Path | None, typer.Option("--ids", help="The item id of each row of --vectors (.npy of integers).")] = None,
+    map_file: Annotated[
+        Path | None, typer.Option("--map", help="A query map to use (from 'lowdim map fit') instead of fitting one.")
+    ] = None,
+    fit_texts: Annotated[
+        Path | None, typer.Option("--fit-texts", help="Query-like texts, one per line, embedded by both models to fit the map.")
+    ] = None,
+    fit_size: Annotated[int, typer.Option("--fit-size", help="Items re-embedded first and paired to fit the map.")] = 2000,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Items per durable batch.")] = 256,
+    limit: Annotated[
+        int | None, typer.Option("--limit", help="Re-embed at most this many items now (run again to go on).")
+    ] = None,
+    spec: Annotated[str | None, typer.Option("--spec", help="The new collection's spec (default: the old one's).")] = None,
+    status: Annotated[bool, typer.Option("--status", help="Only print the migration's status.")] = False,
+) -> None:
+    """Re-embed PATH's items with --to-model (resumable: run again after a kill), then switch to it atomically."""
+    import numpy as np
+
+    from ..store import Collection
+
+    if status:
+        with Collection.open(path, readonly=True) as col:
+            _say(
+                json.dumps(col.migration, indent=2)
+                if col.migration
+                else f"no migration in progress in {path} (model {col.model})"
+            )
+        return
+    source: dict[str, Any] = {}
+    if texts is not None:
+        source["texts"] = _read_texts(texts)
+    if vectors is not None:
+        from ..eval import read_vectors
+
+        V = read_vectors(vectors)
+        keys = np.arange(len(V)) if ids is None else np.asarray(np.load(ids))
+        if keys.shape != (len(V),) or keys.dtype.kind not in "iu":
+            raise FileFormatError(
+                f"--ids must hold {len(V)} integers (one per row of --vectors); got shape {keys.shape}, dtype {keys.dtype}"
+            )
+        row_of = {int(k): i for i, k in enumerate(keys.tolist())}
+
+        def lookup(wanted: list[Any]) -> Any:
+            missing = [w for w in wanted if w not in row_of]
+            if missing:
+                raise FileFormatError(f"--vectors has no row for item {missing[0]!r} (and {len(missing) - 1} more)")
+            return np.asarray(V[[row_of[w] for w in wanted]], dtype=np.float32)
+
+        source["vectors"] = lookup
+    if ids is not None and vectors is None:
+        raise ParameterError("--ids goes with --vectors")
+    qmap = None
+    if map_file is not None:
+        from ._querymap import QueryMap
+
+        qmap = QueryMap.load(map_file)
+    fit = None
+    if fit_texts is not None:
+        fit = [t for t in fit_texts.read_text(encoding="utf-8").splitlines() if t.strip()]
+    with Collection.open(path) as col:
+        old_model = col.model
+        out = col.migrate(
+            to_model,
+            query_map=qmap,
+            fit_texts=fit,
+            fit_size=fit_size,
+            batch_size=batch_size,
+            limit=limit,
+            spec=spec,
+            progress=True,
+            **source,
+        )
+        if col.model != old_model:
+            _say(
+                f"{path} now serves model {col.model} ({len(col):,} items); 'lowdim compact {path}' deletes the old model's files"
+            )
+        else:
+            rate = f", {out['rate']:.0f} items/s" if out.get("rate") else ""
+            _say(
+                f"{out['done']:,} of {out['total']:,} items re-embedded ({100 * out['fraction']:.1f}%{rate}); run again to go on"
+            )

@@ -33,6 +33,7 @@ from ..store import Collection, check_filter, normalize_ids
 from ._errors import HTTPError, input_guard, install_error_handlers
 from ._limits import BodyLimitMiddleware, HostCheckMiddleware, Limits, check_filter_caps, check_rows, json_matrix
 from ._metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
+from ._migrations import add_migration_routes
 from ._models import (
     AddRequest,
     CollectionsResponse,
@@ -354,11 +355,12 @@ def create_app(
         }
         if body.text is not None:
             limits.check_candidates(_text_rows(body.text, "texts", served, limits), body.k, factor)
-            _no_model_with_text(body.model)
-            with served.reading() as col, input_guard():
-                res = col.search_text(body.text, body.k, **options)
+            with served.reading() as col, input_guard():  # model: another model's encoder, then its query map
+                res = col.search_text(body.text, body.k, model=body.model, **options)
         else:
-            Q = json_matrix(body.queries, "queries", limits, n_features=s.dim, what=s.describe())
+            # another model's queries have that model's width: the query map checks it
+            width = s.dim if body.model is None or body.model == s.model else None
+            Q = json_matrix(body.queries, "queries", limits, n_features=width, what=s.describe())
             limits.check_candidates(len(Q), body.k, factor)
             with served.reading() as col, input_guard():
                 res = col.search(Q, body.k, model=body.model, **options)
@@ -433,6 +435,7 @@ def create_app(
 
     if served_summaries:
         add_summary_routes(app, served_summaries, limits, _json)
+    add_migration_routes(app, registry, limits, writer, _json)
     add_ui_routes(app, registry, limits, writes_mode)  # /ui: read-only pages (no write control on them)
 
     # the schema names the served collections and their dims, models and caps

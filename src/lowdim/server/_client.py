@@ -293,7 +293,8 @@ class RemoteCollection:
         items match), ``scores`` (n_queries, k) float32 and ``exact_reason`` (set, with one
         :class:`~lowdim.exceptions.UntrainedWarning` per object, while the codec is not trained).
         """
-        Q = check_embeddings(queries, n_features=self.dim, name="queries", what=self._what)
+        own = model is None or model == self.model  # another model's queries have its width (the server's map checks it)
+        Q = check_embeddings(queries, n_features=self.dim if own else None, name="queries", what=self._what)
         extra = {"filter": filter, "rerank": rerank, "ef": ef, "nprobe": nprobe, "model": model, "with_metadata": with_metadata}
         return self._search("queries", Q.tolist(), k, extra)
 
@@ -307,13 +308,15 @@ class RemoteCollection:
         ef: int | None = None,
         nprobe: int | None = None,
         with_metadata: bool = False,
+        model: str | None = None,
     ) -> CollectionResult:
         """:meth:`search` with query text(s) embedded by the collection's encoder on the server; one row per text.
 
-        See :meth:`lowdim.store.Collection.search_text`; texts are checked here as there.
+        See :meth:`lowdim.store.Collection.search_text`; texts are checked here as there. ``model``:
+        embed them with that model's encoder instead and map them (a query map or a migration to it).
         """
         texts = check_texts([text] if isinstance(text, str) else text, allow_empty=False)
-        extra = {"filter": filter, "rerank": rerank, "ef": ef, "nprobe": nprobe, "with_metadata": with_metadata}
+        extra = {"filter": filter, "rerank": rerank, "ef": ef, "nprobe": nprobe, "with_metadata": with_metadata, "model": model}
         return self._search("text", texts, k, extra)
 
     def get(self, ids: Any) -> Records:
@@ -401,6 +404,21 @@ class RemoteCollection:
     def delete(self, ids: Any) -> int:
         """Delete these ids (unknown ones are ignored); return how many were deleted."""
         return int(self._client._request("POST", f"{self._base}/delete", {"ids": _id_list(ids)})["deleted"])
+
+    def migrate(
+        self, to_model: str, *, fit_texts: Sequence[str] | None = None, fit_size: int = 2000, batch_size: int = 256
+    ) -> dict[str, Any]:
+        """Start re-embedding this text collection's stored texts with ``to_model`` on the server (see
+        :meth:`lowdim.store.Collection.migrate`); returns at once with the status (poll :meth:`migration`)."""
+        payload: dict[str, Any] = {"to_model": to_model, "fit_size": fit_size, "batch_size": batch_size}
+        if fit_texts is not None:
+            payload["fit_texts"] = check_texts(fit_texts, allow_empty=False)
+        return dict(self._client._request("POST", f"{self._base}/migrate", payload))
+
+    def migration(self) -> dict[str, Any] | None:
+        """The server's :attr:`lowdim.store.Collection.migration` of this collection (None when none is in progress)."""
+        out = self._client._request("GET", f"{self._base}/migration")["migration"]
+        return None if out is None else dict(out)
 
 
 def _id_list(ids: Any) -> list[Any]:

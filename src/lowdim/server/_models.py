@@ -80,7 +80,9 @@ class SearchRequest(_Body):
     ef: JSONInt | None = Field(None, description="HNSW beam width (index='hnsw' only).")
     nprobe: JSONInt | None = Field(None, description="IVF lists probed per query (index='ivf' only).")
     model: StrictStr | None = Field(
-        None, description="The embedding model of the query vectors; refused if not the collection's (not with text)."
+        None,
+        description="The embedding model of the queries (vectors, or text embedded by that model's encoder): another model than "
+        "the collection's needs a query map (or a migration to it); refused otherwise.",
     )
     with_metadata: StrictBool = Field(False, description="Also return each hit's metadata.")
 
@@ -182,6 +184,17 @@ class ErrorResponse(BaseModel):
     detail: Any = None
 
 
+class MigrateRequest(_Body):
+    """``Collection.migrate(to_model, fit_texts=, fit_size=, batch_size=, background=True)`` on a text collection."""
+
+    to_model: StrictStr = Field(..., description="The new embedding model (a bundled name or a model folder on the server).")
+    fit_texts: list[StrictStr] | None = Field(
+        None, description="Query-like texts embedded by both models to fit the query map (better maps for short queries)."
+    )
+    fit_size: JSONInt = Field(2000, description="Items re-embedded first and paired to fit the map.")
+    batch_size: JSONInt = Field(256, description="Items per durable batch.")
+
+
 #: the body model of each endpoint, by the last part of its path (for "did you mean" hints)
 REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "search": SearchRequest,
@@ -189,4 +202,5 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "upsert": UpsertRequest,
     "delete": IdsRequest,
     "get": IdsRequest,
+    "migrate": MigrateRequest,
 }

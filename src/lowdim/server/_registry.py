@@ -116,7 +116,7 @@ class ServedCollection:
         self._closed = False
         self._pool: list[_Snapshot] = []
         self._pool = self._open_pool()
-        self.settings = self._pool[0].col.settings  # fixed at creation
+        self._settings = self._pool[0].col.settings
         self.writes = 0  # committed write calls (for metrics)
 
     # -- reading ------------------------------------------------------------------------
@@ -147,6 +147,27 @@ class ServedCollection:
                 done = snap.retired and snap.users == 0
             if done:
                 snap.col.close()
+
+    @property
+    def settings(self) -> Any:
+        """The current snapshot's settings (fixed at creation; a model migration's switch brings the new model's)."""
+        pool = self._pool
+        if pool:
+            self._settings = pool[0].col.settings
+        return self._settings
+
+    def migration(self) -> dict[str, Any] | None:
+        """The writer's view of a migration it runs (live progress), else the current snapshot's."""
+        writer = self._writer
+        if writer is not None:
+            try:
+                status = writer.migration
+            except Exception:  # closed meanwhile: the snapshot answers
+                status = None
+            if status is not None:
+                return status
+        with self.reading() as col:
+            return col.migration
 
     @property
     def takes_text(self) -> bool:

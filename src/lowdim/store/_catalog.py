@@ -72,7 +72,10 @@ CREATE TABLE IF NOT EXISTS graph (
     storage TEXT NOT NULL, storage_size INTEGER NOT NULL, storage_crc INTEGER NOT NULL,
     keys BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS texts (rowid INTEGER PRIMARY KEY, text TEXT NOT NULL);
 """
+#: text collections keep each item's text (re-embedded by a model migration); older catalogs get the table on open
+_TEXTS_TABLE = "CREATE TABLE IF NOT EXISTS texts (rowid INTEGER PRIMARY KEY, text TEXT NOT NULL)"
 
 
 @dataclass(frozen=True)
@@ -215,6 +218,10 @@ class Transaction:
         self._conn.executemany("INSERT INTO items(rowid, uid, meta) VALUES (?, ?, ?)", zip(_ints(rowids), uids, metas))
         self._conn.executemany("INSERT OR IGNORE INTO meta_kv(key, value, rowid) VALUES (?, ?, ?)", kv)
 
+    def insert_texts(self, rowids: Sequence[int], texts: Sequence[str]) -> None:
+        """The texts of new items of a text collection (kept for re-embedding by a model migration)."""
+        self._conn.executemany("INSERT OR REPLACE INTO texts(rowid, text) VALUES (?, ?)", zip(_ints(rowids), texts))
+
     def tombstone(self, rowids: Sequence[int]) -> None:
         """Delete these live items: their rows stay in the segment files, marked deleted, until compaction."""
         self.add_tombstones(rowids)
@@ -229,11 +236,17 @@ class Transaction:
         for chunk in _chunks(_ints(rowids)):
             self._conn.execute("DELETE FROM meta_kv WHERE rowid IN (SELECT value FROM json_each(?))", (chunk,))
             self._conn.execute("DELETE FROM items WHERE rowid IN (SELECT value FROM json_each(?))", (chunk,))
+            self._conn.execute("DELETE FROM texts WHERE rowid IN (SELECT value FROM json_each(?))", (chunk,))
 
     def drop_tombstones(self, rowids: Sequence[int]) -> None:
         """Forget tombstones (their rows were dropped from the files, or never existed)."""
         for chunk in _chunks(_ints(rowids)):
             self._conn.execute("DELETE FROM tombstones WHERE rowid IN (SELECT value FROM json_each(?))", (chunk,))
+
+    def clear_items(self) -> None:
+        """Forget every item, its metadata, text and tombstone (a folder left behind by a model migration)."""
+        for table in ("items", "meta_kv", "texts", "tombstones"):
+            self._conn.execute(f"DELETE FROM {table}")
 
     def drop_rows(self, rowids: Sequence[int]) -> None:
         """Forget these rows entirely: items, metadata and tombstones (their segment is gone)."""
@@ -256,6 +269,7 @@ class Catalog:
             if create:
                 self.conn.execute("PRAGMA journal_mode = WAL")
                 self.conn.executescript(_SCHEMA)
+            self.conn.execute(_TEXTS_TABLE)
             self.conn.execute("PRAGMA synchronous = FULL")
             mode = self.conn.execute("PRAGMA journal_mode").fetchone()[0]
         except sqlite3.DatabaseError as exc:
@@ -395,6 +409,16 @@ class Catalog:
             sql = "SELECT rowid, uid, meta FROM items WHERE rowid IN (SELECT value FROM json_each(?))"
             for rowid, uid, meta in self._query(sql, (chunk,)):
                 out[rowid] = (uid, meta)
+        return out
+
+    def texts_of(self, rowids: np.ndarray) -> dict[int, str]:
+        """``{rowid: text}`` for the live ``rowids`` that have a stored text."""
+        out: dict[int, str] = {}
+        for chunk in _chunks(_ints(np.unique(rowids))):
+            for rowid, text in self._query(
+                "SELECT rowid, text FROM texts WHERE rowid IN (SELECT value FROM json_each(?))", (chunk,)
+            ):
+                out[rowid] = text
         return out
 
     def uids_of(self, rowids: np.ndarray) -> dict[int, Any]:

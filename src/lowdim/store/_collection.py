@@ -16,11 +16,13 @@ from ..exceptions import ConflictError, ParameterError, UntrainedWarning
 from ._catalog import Catalog
 from ._folder import PlanLike, make_folder, open_folder, resolve_settings
 from ._manifest import Settings
-from ._maps import add_query_map, encoder_for
+from ._maps import add_query_map
+from ._migrate import Migrations, follow_switch
 from ._query import Query, Shortlists
 from ._records import IdLike
 from ._results import CollectionResult, Records
 from ._state import State
+from ._texts import Texts
 from ._writer import Writer
 
 __all__ = ["Collection", "IdLike"]
@@ -47,7 +49,7 @@ def _knob(part: str, name: str) -> Any:
     return property(lambda self: getattr(getattr(self, part), name), lambda self, v: setattr(getattr(self, part), name, v))
 
 
-class Collection(Shortlists):
+class Collection(Shortlists, Texts, Migrations):
     """A durable collection of vectors under one spec: a folder on disk.
 
     Compact codes (the spec's quantizer) live in RAM and find candidates; the
@@ -101,6 +103,8 @@ class Collection(Shortlists):
         self._mutex = threading.RLock()
         self._closed = False
         self._warned = False
+        self._migration = None
+        self._outer: list[Path] = []  # folders this collection was migrated from (their old files go on compact)
 
     @classmethod
     def create(
@@ -154,11 +158,18 @@ class Collection(Shortlists):
         Sizes and headers of every file, and checksums of the files read into memory, are
         verified (``verify=True``: of every file); a damaged one is a one-line :class:`FileFormatError`.
         """
-        root = Path(path)
+        root, outer = Path(path), []
         settings, catalog = open_folder(root)
+        while (moved := follow_switch(root, catalog)) is not None:  # migrated to a new model: the target is the collection
+            catalog.close()
+            outer.append(root)
+            root = moved
+            settings, catalog = open_folder(root)
         try:
             col = cls(root, settings, catalog, readonly=readonly)
+            col._outer = outer[::-1]
             col._writer.reload(verify=verify)
+            col._load_migration()
         except BaseException:
             catalog.close()
             raise
@@ -169,6 +180,7 @@ class Collection(Shortlists):
         with self._mutex:
             if self._closed:
                 return
+            self._close_migration()
             self._closed = True
             self._catalog.close()
             self._writer.close()
@@ -212,6 +224,7 @@ class Collection(Shortlists):
         """Move a reader to the latest committed state (a writer always sees its own)."""
         if not self._writer.held:
             self._writer.reload()
+        self._load_migration()
         return self
 
     @_guarded
@@ -228,7 +241,7 @@ class Collection(Shortlists):
         one commit each (a memory-mapped array is read one batch at a time); by default one.
         When it returns, the vectors are on disk.
         """
-        return self._writer.add(vectors, ids, metadata, model=model, replace=False, batch_size=batch_size)
+        return self._add(vectors, ids, metadata, model=model, replace=False, batch_size=batch_size)
 
     @_guarded
     def upsert(
@@ -237,7 +250,17 @@ class Collection(Shortlists):
         """Insert ``vectors`` under ``ids``, atomically replacing the items that already have one of these ids."""
         if ids is None:
             raise ParameterError("upsert needs ids: the ids of the items to insert or replace")
-        return self._writer.add(vectors, ids, metadata, model=model, replace=True, batch_size=batch_size)
+        return self._add(vectors, ids, metadata, model=model, replace=True, batch_size=batch_size)
+
+    @_guarded
+    def _add(
+        self, X: Any, ids: Any, metadata: Any, *, model: str | None, replace: bool, batch_size: int | None, texts: Any = None
+    ) -> list[IdLike]:
+        self._refuse_target_model(model)  # during a migration the new model's vectors come from the migration
+        out = self._writer.add(X, ids, metadata, model=model, replace=replace, batch_size=batch_size, texts=texts)
+        if replace:
+            self._mirror_delete(out)  # a replaced item is re-embedded by the migration
+        return out
 
     @_guarded
     def delete(self, ids: IdLike | Sequence[IdLike]) -> int:
@@ -245,7 +268,9 @@ class Collection(Shortlists):
 
         They disappear from searches at once; :meth:`compact` drops their rows from the files.
         """
-        return self._writer.delete(ids)
+        n = self._writer.delete(ids)
+        self._mirror_delete(ids)
+        return n
 
     @_guarded
     def train(self, sample: Any = None, *, model: str | None = None) -> Collection:
@@ -265,7 +290,11 @@ class Collection(Shortlists):
 
     @_guarded
     def compact(self) -> int:
-        """Rewrite the segments into one without deleted rows (and fold new vectors into the graph); return rows dropped."""
+        """Rewrite the segments into one without deleted rows (and fold new vectors into the graph); return rows dropped.
+
+        After a migration switched, this also deletes the old model's files.
+        """
+        self._retire_outer()
         return self._writer.compact()
 
     @_guarded
@@ -311,7 +340,17 @@ class Collection(Shortlists):
         (set, with one :class:`UntrainedWarning` per object, while the codec is not trained).
         """
         opts: dict[str, Any] = {"filter": filter, "rerank": rerank, "ef": ef, "nprobe": nprobe, "with_metadata": with_metadata}
-        return self._notice(self._query.search(queries, k, model=model, **opts), stacklevel=4)
+        return self._search(queries, k, model, opts, stacklevel=5)
+
+    def _search(self, queries: Any, k: int, model: str | None, opts: dict[str, Any], *, stacklevel: int) -> CollectionResult:
+        with self._mutex:
+            self._check_open()
+            run = self._migration
+            if self._is_migration_model(model) and run is not None and run.rec.calibration is not None:
+                res = self._merged_search(queries, k, model, opts)  # type: ignore[arg-type]
+            else:
+                res = self._query.search(queries, k, model=model, **opts)
+        return self._notice(res, stacklevel=stacklevel)
 
     def _notice(self, res: CollectionResult, *, stacklevel: int) -> CollectionResult:
         """Warn (once per object) that the search was exact because the codec is not trained yet."""
@@ -319,75 +358,6 @@ class Collection(Shortlists):
             self._warned = True  # a loop of searches is told once
             warnings.warn(UntrainedWarning(f"collection {self._root} {res.exact_reason}"), stacklevel=stacklevel)
         return res
-
-    @property
-    def encoder(self) -> Any:
-        """The :class:`~lowdim.encoders.TextEncoder` of a text collection (shared by the process; loaded on first use)."""
-        name = self._settings.encoder
-        if name is None:
-            raise ParameterError(
-                f"{self._settings.describe()} has no text encoder; create it with "
-                f"Collection.create(path, encoder='all-MiniLM-L6-v2', spec=...) to add and search texts"
-            )
-        from ..encoders import shared_encoder
-
-        return shared_encoder(name)
-
-    def add_texts(
-        self,
-        texts: Sequence[str],
-        ids: _Ids = None,
-        metadata: _Meta = None,
-        *,
-        progress: bool = False,
-        batch_size: int | None = None,
-    ) -> list[IdLike]:
-        """Embed ``texts`` with the collection's encoder and :meth:`add` them; returns their ids.
-
-        Examples
-        --------
-        >>> import tempfile, os
-        >>> c = Collection.create(os.path.join(tempfile.mkdtemp(), "t"), encoder="all-MiniLM-L6-v2", spec="f16")
-        >>> c.add_texts(["a large wild cat", "a small boat"])
-        [0, 1]
-        >>> c.search_text("tiger", 1).ids.tolist()
-        [[0]]
-        """
-        enc = self.encoder
-        X = enc.encode(texts, progress=progress, allow_empty=False)  # the encoder checks the texts
-        return self.add(X, ids, metadata, model=enc.name, batch_size=batch_size)
-
-    def upsert_texts(
-        self, texts: Sequence[str], ids: _Ids, metadata: _Meta = None, *, progress: bool = False, batch_size: int | None = None
-    ) -> list[IdLike]:
-        """Embed ``texts`` with the collection's encoder and :meth:`upsert` them under ``ids``."""
-        if ids is None:
-            raise ParameterError("upsert_texts needs ids: the ids of the items to insert or replace")
-        enc = self.encoder
-        X = enc.encode(texts, progress=progress, allow_empty=False)
-        return self.upsert(X, ids, metadata, model=enc.name, batch_size=batch_size)
-
-    def search_text(
-        self,
-        text: str | Sequence[str],
-        k: int = 10,
-        *,
-        filter: dict[str, Any] | None = None,
-        rerank: int | None = None,
-        ef: int | None = None,
-        nprobe: int | None = None,
-        with_metadata: bool = False,
-        model: str | None = None,
-    ) -> CollectionResult:
-        """:meth:`search` with query text(s) embedded by the collection's encoder, or by ``model``'s and mapped (:meth:`add_map`)."""
-        enc = self.encoder if model is None else encoder_for(model)
-        Q = enc.encode([text] if isinstance(text, str) else text, allow_empty=False)  # outside the lock: the slow part
-        with self._mutex:
-            self._check_open()
-            res = self._query.search(
-                Q, k, filter=filter, rerank=rerank, ef=ef, nprobe=nprobe, model=enc.name, with_metadata=with_metadata
-            )
-        return self._notice(res, stacklevel=3)
 
     @_guarded
     def info(self) -> dict[str, Any]:
@@ -397,4 +367,5 @@ class Collection(Shortlists):
         ``untrained_reason`` (a sentence; None once trained), ``codec_source`` (``"auto"``, ``"train"``,
         ``"plan"``) and ``codec_rows`` (vectors it was fitted on; None for a plan's) say how it searches.
         """
-        return self._state.info() | ({"retraining": self._writer.retrain is not None} if self.settings.index == "ivf" else {})
+        out = self._state.info() | ({"retraining": self._writer.retrain is not None} if self.settings.index == "ivf" else {})
+        return out | {"migration": self.migration, "migrated_from": [str(p) for p in self._outer]}

@@ -152,12 +152,21 @@ class Writer(IndexUpkeep):
 
     # ------------------------------------------------------------------ inserts and deletes
     def add(
-        self, vectors: Any, ids: Any, metadata: Any, *, model: str | None, replace: bool, batch_size: int | None = None
+        self,
+        vectors: Any,
+        ids: Any,
+        metadata: Any,
+        *,
+        model: str | None,
+        replace: bool,
+        batch_size: int | None = None,
+        texts: list[str] | None = None,
     ) -> list[IdLike]:
         """Store ``vectors`` (n, dim) under ``ids`` (None: automatic) in durable batches of ``batch_size`` rows.
 
         ``replace``: items that already have one of the ids are replaced (upsert);
-        otherwise such ids are refused. Each batch is one commit.
+        otherwise such ids are refused. Each batch is one commit. ``texts``: the n texts the
+        vectors embed, kept with the items (text collections).
         """
         self.begin()
         s = self.settings
@@ -182,11 +191,14 @@ class Writer(IndexUpkeep):
                 Xb = X if sl.start == 0 else check_embeddings(vectors[sl], n_features=s.dim, name="X", what=s.describe())
             else:
                 Xb = X[sl]
-            out += self._insert(Xb, None if uids is None else uids[sl], metas[sl], replace=replace)
+            tb = None if texts is None else texts[sl]
+            out += self._insert(Xb, None if uids is None else uids[sl], metas[sl], replace=replace, texts=tb)
             self.after_write()
         return out
 
-    def _insert(self, X: np.ndarray, uids: list[IdLike] | None, metas: list[str | None], *, replace: bool) -> list[IdLike]:
+    def _insert(
+        self, X: np.ndarray, uids: list[IdLike] | None, metas: list[str | None], *, replace: bool, texts: list[str] | None = None
+    ) -> list[IdLike]:
         s, st = self.settings, self.state
         n = len(X)
         if s.vector_dtype == "float16" and float(np.abs(X).max()) > _FLOAT16_MAX:
@@ -220,6 +232,8 @@ class Writer(IndexUpkeep):
                     tx.tombstone(old)
                 tx.insert_segment(seg)
                 tx.insert_items(rowids.tolist(), uids, metas, kv)
+                if texts is not None:
+                    tx.insert_texts(rowids.tolist(), texts)
                 tx.put(generation=st.generation + 1, next_rowid=first + n, next_file=st.next_file, next_auto_id=next_auto)
         except sqlite3.IntegrityError:
             self.abort(written)
