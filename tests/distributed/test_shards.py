@@ -284,3 +284,21 @@ def test_collection_candidates_and_rescore(built, data):
         ref.rescore(Q[:1], np.array([[N + 1]], dtype=object))
     with pytest.raises(ParameterError, match=r"\(n_queries, m\)"):
         ref.rescore(Q[:2], np.array([[1]], dtype=object))
+
+
+def test_query_map_serves_another_models_queries_on_every_shard(built, data, tmp_path):
+    from lowdim.compat import fit_map
+
+    path, _, ref = built
+    X, Q, _ = data
+    R = np.linalg.qr(np.random.default_rng(5).standard_normal((X.shape[1], X.shape[1])))[0].astype(np.float32)
+    qmap = fit_map(X[:3000] @ R, X[:3000], kind="procrustes")  # a "new model": the old one rotated
+    with ShardedCollection.open(path) as sc:
+        sc.add_map(qmap, model="rotated")
+        mapped = sc.search(Q[:50] @ R, 10, model="rotated")
+        own = sc.search(Q[:50], 10)
+        assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(mapped.ids.tolist(), own.ids.tolist())]) > 0.97
+    with ShardedCollection.open(path, readonly=True) as sc:  # stored in every shard: a new process has it
+        assert (sc.search(Q[:50] @ R, 10, model="rotated").ids == mapped.ids).all()
+        with pytest.raises(DimensionError, match="query map"):
+            sc.search(Q[:2, :100], 10, model="rotated")

@@ -42,6 +42,12 @@ class ShardWorker:
     def get(self, ids: list[Any]) -> Any:
         return self.col.get(ids)
 
+    def add_map(self, query_map: Any, model: str) -> None:
+        self.col.add_map(query_map, model=model)
+
+    def query_map(self, model: str) -> Any:
+        return self.col.query_map(model)
+
     def add(self, X: np.ndarray, ids: list[Any], metadata: list[Any] | None) -> list[Any]:
         return self.col.add(X, ids, metadata)
 

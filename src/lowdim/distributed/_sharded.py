@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..arrays import larger_is_better
-from ..exceptions import ConflictError, ParameterError
+from ..exceptions import ConflictError, ParameterError, ValidationError
 from ..search import pad_value
 from ..spec import parse_spec
 from ..store import CollectionResult, IdLike, Records, Settings
@@ -126,6 +126,7 @@ class ShardedCollection:
         self._backend = backend
         self._address = ray_address
         self._closed = False
+        self._maps: dict[str, Any] = {}
         described = backend.call("describe", {i: () for i in range(self.n_shards)})
         self._settings: Settings = described[0][0]
         self._counts = [int(described[i][1]) for i in range(self.n_shards)]
@@ -229,6 +230,10 @@ class ShardedCollection:
         holding every row with the same codec (see the module's notes).
         """
         self._check_open()
+        if model is not None and model != self._settings.model:
+            qmap = self._query_map(model)  # another model's queries go through its map
+            if qmap is not None:
+                queries, model = qmap.transform(queries), None
         self._settings.check_model(model)
         k = check_k(k)
         Q = check_embeddings(queries, n_features=self.dim, name="queries", what=self._settings.describe())
@@ -255,6 +260,25 @@ class ShardedCollection:
             src = np.where(picked >= 0, np.take_along_axis(cols, np.maximum(picked, 0), axis=1), -1)
             meta = [[flat[q][j] if j >= 0 else None for j in row] for q, row in enumerate(src.tolist())]
         return CollectionResult(out_ids, scores, meta, exact_reason=None)
+
+    def add_map(self, query_map: Any, *, model: str) -> ShardedCollection:
+        """Store a :class:`~lowdim.compat.QueryMap` in every shard: ``search(Q, model=model)`` then maps ``model``'s queries."""
+        self._check_open()
+        self._backend.call("add_map", {i: (query_map, model) for i in range(self.n_shards)})
+        self._maps.clear()
+        return self
+
+    def _query_map(self, model: str) -> Any:
+        """The map of ``model`` (shard 0's copy, which every shard holds), loaded once; None when a collection
+        that names no model has none (it takes any model's vectors, as one collection does)."""
+        if model not in self._maps:
+            try:
+                self._maps[model] = self._backend.call("query_map", {0: (model,)})[0]
+            except ValidationError:
+                if self._settings.model is not None:
+                    raise
+                return None
+        return self._maps[model]
 
     def _rescore(self, Q: np.ndarray, ids: np.ndarray, shard: np.ndarray) -> np.ndarray:
         """Exact scores (nq, c) of the candidates ``ids``, each asked of its ``shard`` (nq, c; -1: none) only."""

@@ -406,7 +406,7 @@ class RemoteCollection:
         return int(self._client._request("POST", f"{self._base}/delete", {"ids": _id_list(ids)})["deleted"])
 
     def migrate(
-        self, to_model: str, *, fit_texts: Sequence[str] | None = None, fit_size: int = 2000, batch_size: int = 256
+        self, to_model: str, *, fit_texts: Sequence[str] | None = None, fit_size: int = 2000, batch_size: int = 1024
     ) -> dict[str, Any]:
         """Start re-embedding this text collection's stored texts with ``to_model`` on the server (see
         :meth:`lowdim.store.Collection.migrate`); returns at once with the status (poll :meth:`migration`)."""

@@ -192,7 +192,7 @@ class MigrateRequest(_Body):
         None, description="Query-like texts embedded by both models to fit the query map (better maps for short queries)."
     )
     fit_size: JSONInt = Field(2000, description="Items re-embedded first and paired to fit the map.")
-    batch_size: JSONInt = Field(256, description="Items per durable batch.")
+    batch_size: JSONInt = Field(1024, description="Items per durable batch.")
 
 
 #: the body model of each endpoint, by the last part of its path (for "did you mean" hints)

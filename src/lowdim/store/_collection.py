@@ -16,7 +16,7 @@ from ..exceptions import ConflictError, ParameterError, UntrainedWarning
 from ._catalog import Catalog
 from ._folder import PlanLike, make_folder, open_folder, resolve_settings
 from ._manifest import Settings
-from ._maps import add_query_map
+from ._maps import add_query_map, query_map_of
 from ._migrate import Migrations, follow_switch
 from ._query import Query, Shortlists
 from ._records import IdLike
@@ -287,6 +287,11 @@ class Collection(Shortlists, Texts, Migrations):
         """Store a :class:`~lowdim.compat.QueryMap` so that ``search(Q, model=model)`` maps that model's queries (see :mod:`._maps`)."""
         add_query_map(self._writer, query_map, model)
         return self
+
+    @_guarded
+    def query_map(self, model: str) -> Any:
+        """The stored :class:`~lowdim.compat.QueryMap` of ``model``'s queries (ValidationError when there is none)."""
+        return query_map_of(self._settings, self._state, model)
 
     @_guarded
     def compact(self) -> int:

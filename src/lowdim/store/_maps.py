@@ -24,7 +24,7 @@ from ._layout import map_name
 from ._manifest import Settings
 from ._state import State
 
-__all__ = ["add_query_map", "map_queries", "refuse_model", "encoder_for"]
+__all__ = ["add_query_map", "map_queries", "refuse_model", "encoder_for", "query_map_of"]
 
 _CACHE: dict[tuple[str, str, int], QueryMap] = {}
 _CACHE_LOCK = threading.Lock()
@@ -107,6 +107,14 @@ def load_map(root: Path, info: FileInfo) -> QueryMap:
     with _CACHE_LOCK:
         _CACHE[key] = qmap
     return qmap
+
+
+def query_map_of(settings: Settings, state: State, model: str) -> QueryMap:
+    """The stored map of ``model``'s queries (refused, naming the models with one, when there is none)."""
+    info = state.map_recs.get(model) or state.map_recs.get(canonical_model(model))
+    if info is None:
+        raise refuse_model(settings, state, model)
+    return load_map(state.root, info)
 
 
 def map_queries(settings: Settings, state: State, model: str | None, queries: Any) -> tuple[Any, str | None]:

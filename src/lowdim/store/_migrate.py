@@ -31,10 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Migrations", "follow_switch"]
 
-#: sample queries whose self-retrieval is logged as the quality when migrate gets no evaluation
-_QUALITY_QUERIES = 256
-_QUARTERS = (0.25, 0.5, 0.75)
-
 
 def follow_switch(root: Path, catalog: Any) -> Path | None:
     """The target folder a switched migration left ``root`` pointing to, or None."""
@@ -77,7 +73,7 @@ class Migrations:
         query_map: Any = None,
         fit_texts: Any = None,
         fit_size: int = 2000,
-        batch_size: int = 256,
+        batch_size: int = 1024,
         limit: int | None = None,
         evaluation: tuple[Any, Any] | None = None,
         spec: str | None = None,
