@@ -402,34 +402,26 @@ class Catalog:
                 out[uid] = rowid
         return out
 
+    def _by_rowid(self, columns: str, table: str, rowids: np.ndarray) -> dict[int, Any]:
+        """``{rowid: value}`` (one column) or ``{rowid: (values...)}`` of ``table``'s rows among ``rowids``."""
+        out: dict[int, Any] = {}
+        sql = f"SELECT rowid, {columns} FROM {table} WHERE rowid IN (SELECT value FROM json_each(?))"
+        for chunk in _chunks(_ints(np.unique(rowids))):
+            for rowid, *values in self._query(sql, (chunk,)):
+                out[rowid] = values[0] if len(values) == 1 else tuple(values)
+        return out
+
     def items_of(self, rowids: np.ndarray) -> dict[int, tuple[Any, str | None]]:
         """``{rowid: (uid, meta json)}`` for live ``rowids``."""
-        out: dict[int, tuple[Any, str | None]] = {}
-        for chunk in _chunks(_ints(np.unique(rowids))):
-            sql = "SELECT rowid, uid, meta FROM items WHERE rowid IN (SELECT value FROM json_each(?))"
-            for rowid, uid, meta in self._query(sql, (chunk,)):
-                out[rowid] = (uid, meta)
-        return out
+        return self._by_rowid("uid, meta", "items", rowids)
 
     def texts_of(self, rowids: np.ndarray) -> dict[int, str]:
         """``{rowid: text}`` for the live ``rowids`` that have a stored text."""
-        out: dict[int, str] = {}
-        for chunk in _chunks(_ints(np.unique(rowids))):
-            for rowid, text in self._query(
-                "SELECT rowid, text FROM texts WHERE rowid IN (SELECT value FROM json_each(?))", (chunk,)
-            ):
-                out[rowid] = text
-        return out
+        return self._by_rowid("text", "texts", rowids)
 
     def uids_of(self, rowids: np.ndarray) -> dict[int, Any]:
         """``{rowid: uid}`` for live ``rowids``."""
-        out: dict[int, Any] = {}
-        for chunk in _chunks(_ints(np.unique(rowids))):
-            for rowid, uid in self._query(
-                "SELECT rowid, uid FROM items WHERE rowid IN (SELECT value FROM json_each(?))", (chunk,)
-            ):
-                out[rowid] = uid
-        return out
+        return self._by_rowid("uid", "items", rowids)
 
     def matching(self, flt: dict[str, Any]) -> np.ndarray:
         """Rowids of the live items matching the metadata filter ``flt`` (see :mod:`._filters`), sorted (int64)."""
