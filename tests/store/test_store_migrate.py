@@ -207,3 +207,12 @@ def test_cli_migrate_resumes_reports_and_switches(tmp_path, spaces, capsys):
     assert "now serves model new-model (1,200 items)" in result.output
     result = CliRunner().invoke(app, ["info", str(tmp_path / "c")])
     assert result.exit_code == 0 and "new-model" in result.output
+
+
+def test_a_background_migration_that_cannot_start_raises_at_once(tmp_path, spaces):
+    old, new = spaces
+    col = _old_collection(tmp_path / "c", old)
+    with pytest.raises(ValidationError, match=r"vectors\(ids\) returned shape"):
+        col.migrate("new-model", vectors=lambda ids: new[:0], background=True)
+    assert col.migration is None
+    col.close()

@@ -146,6 +146,8 @@ class Migrations:
         job.thread = thread
         thread.start()
         job.started.wait()
+        if job.failure is not None:
+            raise job.failure
         return self.migration or {}
 
     @property

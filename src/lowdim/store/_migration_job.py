@@ -51,6 +51,7 @@ class MigrationJob:
         self.started = threading.Event()
         self.embedded = 0
         self.result: dict[str, Any] | None = None
+        self.failure: Exception | None = None
 
     def run_logged(self) -> None:
         try:
@@ -59,6 +60,8 @@ class MigrationJob:
             run = self.col._migration
             if run is not None:
                 run.error = f"{type(exc).__name__}: {exc}"
+            if not self.started.is_set():
+                self.failure = exc  # before it started: migrate() raises it
         finally:
             self.started.set()
 
