@@ -35,6 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     "server": {"store", "spec", "encoders", "private", "distributed", "diagnose", "plan"},
     "private": set(),
     "distributed": {"store", "spec", "search", "eval", "encoders", "plan"},
+    "multivector": {"codecs", "search", "spec", "store"},
 }
 SHARED = {"arrays", "validation", "exceptions", "_progress", "_version", "_npyheader", "_npzfile", "_atomic"}
 
