@@ -1,6 +1,7 @@
 """Encoders: text → vectors, with all-MiniLM-L6-v2 bundled offline.
 
-- :class:`TextEncoder` embeds a list of texts (early exit with ``layers=N``);
+- :class:`TextEncoder` embeds a list of texts (early exit with ``layers=N``); with
+  ``output="tokens"`` it gives one vector per token as :class:`TokenVectors` (rows + CSR offsets);
   :func:`shared_encoder` is the one instance per model that collections share;
   :func:`check_texts` is the one check of texts to embed.
 - :func:`embed_file` embeds a .txt / .jsonl / .csv / .parquet file into a .npy,
@@ -17,9 +18,11 @@ from ._bundled import bundled_texts
 from ._embed_file import embed_file, partial_dir
 from ._readers import TEXT_FORMATS, read_texts
 from ._text import BUNDLED_MODEL, TextEncoder, check_texts, resolve_model, shared_encoder
+from ._tokens_out import TokenVectors
 
 __all__ = [
     "TextEncoder",
+    "TokenVectors",
     "embed_file",
     "read_texts",
     "bundled_texts",

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import typer
 
+from ..exceptions import FileFormatError, ParameterError
+
 __all__ = ["register"]
 
 
@@ -38,12 +40,24 @@ def register(app: typer.Typer) -> None:
             help="Run on a Ray Data actor pool: 'local', 'auto' or 'ray://host:10001'. Default: no Ray.",
         ),
         workers: int | None = typer.Option(None, "--workers", help="Ray actors (default: the cluster's CPUs); with --address."),
+        tokens: bool = typer.Option(
+            False,
+            "--tokens",
+            help="One vector per token (multi-vector): rows to OUTPUT, CSR offsets to OUTPUT's stem + .offsets.npy. "
+            "Not resumable; no --address.",
+        ),
     ) -> None:
         """Embed a text file into a .npy of float32 vectors (offline; resumable)."""
         import numpy as np
         from rich.console import Console
 
         from ._embed_file import embed_file, partial_dir
+
+        if tokens:
+            if address is not None or workers is not None:
+                raise ParameterError("--tokens runs in this process; drop --address / --workers")
+            _embed_tokens(input, output, field=field, model=model, batch_size=batch_size, layers=layers, progress=progress)
+            return
 
         ray: dict[str, object] = {}
         if address is not None or workers is not None:
@@ -73,3 +87,25 @@ def register(app: typer.Typer) -> None:
             raise
         shape = np.load(path, mmap_mode="r").shape
         Console().print(f"wrote {shape[0]:,} × {shape[1]} float32 vectors to {path}", highlight=False)
+
+
+def _embed_tokens(
+    input: Path, output: Path, *, field: str | None, model: str, batch_size: int, layers: int | None, progress: bool
+) -> None:
+    """``lowdim embed --tokens``: per-token vectors of every text, written as rows + offsets ``.npy``."""
+    from rich.console import Console
+
+    from ._readers import read_texts
+    from ._text import TextEncoder
+
+    if output.suffix != ".npy":
+        raise ParameterError(f"--output must be a .npy path. Got {str(output)!r}.")
+    if not output.parent.is_dir():
+        raise FileFormatError(f"output folder not found: {output.parent}")
+    encoder = TextEncoder(model, output="tokens", batch_size=batch_size, layers=layers)
+    vectors = encoder.encode(read_texts(input, field=field), progress=progress, allow_empty=False)
+    offsets = vectors.save(output)
+    n, (n_tokens, dim) = len(vectors.offsets) - 1, vectors.rows.shape
+    Console().print(
+        f"wrote {n_tokens:,} × {dim} float32 token vectors of {n:,} texts to {output}, offsets to {offsets}", highlight=False
+    )

