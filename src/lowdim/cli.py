@@ -39,6 +39,7 @@ _COMMAND_MODULES = (
     "lowdim.plan._cli",
     "lowdim.store._cli",
     "lowdim.encoders._cli",
+    "lowdim.encoders._graph_cli",
     "lowdim.distributed._pipelines_cli",
     "lowdim.server._cli",
     "lowdim.private._cli",

@@ -1,4 +1,4 @@
-"""Measure what compression costs: metrics, exact ground truth in blocks, dataset readers.
+"""Measure what compression costs: metrics, exact ground truth in blocks, dataset readers, node classification.
 
 >>> import numpy as np
 >>> from lowdim.eval import exact_knn, recall_at_k
@@ -13,6 +13,14 @@ from __future__ import annotations
 from ..search import exact_knn
 from ._dataset import CORPUS_FILES, GT_FILES, QRELS_FILES, QUERY_FILES, Dataset, load_dataset
 from ._metrics import Qrels, mrr, ndcg_at_k, qrels_recall_at_k, recall_at_k, recall_ci, recall_per_query
+from ._nodes import (
+    NodeClassificationResult,
+    check_node_labels,
+    classify_nodes,
+    macro_f1,
+    micro_f1,
+    node_classification,
+)
 from ._pareto import pareto_front
 from ._readers import (
     SUPPORTED_EXTENSIONS,
@@ -34,6 +42,13 @@ __all__ = [
     "qrels_recall_at_k",
     "recall_ci",
     "pareto_front",
+    # node classification
+    "node_classification",
+    "NodeClassificationResult",
+    "classify_nodes",
+    "micro_f1",
+    "macro_f1",
+    "check_node_labels",
     # ground truth
     "exact_knn",
     # readers
