@@ -1,7 +1,10 @@
-"""Recall floors on real data: ../shared/data/wordnet-minilm (116,697 × 384, 2,000 queries).
+"""Recall floors on real data: ../shared/data/wordnet-minilm (116,697 × 384), the first 500 of its 2,000 queries.
 
 The floors are the issue's acceptance numbers; FAISS runs on the same data in the same
-test for the comparisons that are relative to it.
+test for the comparisons that are relative to it. Every search scans the whole corpus; the
+queries are a random draw (see the data set's README), so the first 500 measure recall@10
+to about ±0.01 (95%) at a quarter of the cost of all 2,000 (measured: int4 0.9342 on 500,
+0.9334 on 2,000).
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ pytestmark = pytest.mark.slow
 
 _cache: dict[str, float] = {}
 TRAIN = 30_000  # lowdim and FAISS train on the same seeded sample of this many rows
+N_QUERIES = 500  # of the data set's 2,000 (drawn at random): the scans are the cost of this file
+
+_indexes: dict[str, CodeIndex] = {}
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +30,9 @@ def data(wordnet):
     X = np.asarray(wordnet.corpus, dtype=np.float32)
     rng = np.random.default_rng(0)
     train = X[np.sort(rng.choice(len(X), TRAIN, replace=False))]
-    return X, wordnet.corpus, wordnet.queries, wordnet.gt, train
-
-
-_indexes: dict[str, CodeIndex] = {}
+    yield X, wordnet.corpus, wordnet.queries[:N_QUERIES], wordnet.gt[:N_QUERIES], train
+    _cache.clear()
+    _indexes.clear()  # the codes of every spec (hundreds of MB) need not outlive this module
 
 
 def _recall(spec: str, data) -> float:

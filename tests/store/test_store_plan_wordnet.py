@@ -1,4 +1,4 @@
-"""Plan → create → add → search on a real 5,000-row corpus, through the CLI, as a new user would.
+"""Plan → create → add → search on a real 3,000-row corpus, through the CLI, as a new user would.
 
 Regression for issue 10's first bug: a collection created from a plan over a 5,183-vector
 corpus never trained (the default train size was 20,000), searched the float vectors
@@ -30,10 +30,10 @@ def _ok(args: list[str]) -> str:
 
 @pytest.fixture(scope="module")
 def cut(wordnet, tmp_path_factory):
-    """5,000 corpus rows of wordnet-minilm, 200 planning queries and 300 other queries, as files."""
+    """3,000 corpus rows of wordnet-minilm (far below the default train size, as in the issue), 200 planning queries and 300 other queries, as files."""
     tmp = tmp_path_factory.mktemp("cut")
     rng = np.random.default_rng(7)
-    rows = np.sort(rng.choice(wordnet.n, 5_000, replace=False))
+    rows = np.sort(rng.choice(wordnet.n, 3_000, replace=False))
     X = np.asarray(wordnet.corpus[rows], np.float32)
     Q = np.asarray(wordnet.queries, np.float32)
     np.save(tmp / "corpus.npy", X)
