@@ -45,6 +45,7 @@ _COMMAND_MODULES = (
     "lowdim.private._cli",
     "lowdim.distributed._shard_cli",
     "lowdim.compat._cli",
+    "lowdim.multivector._cli",
 )
 
 for _name in _COMMAND_MODULES:

@@ -16,6 +16,7 @@ and :func:`chamfer_rerank` finishes exactly over the stored tokens.
 
 from ._baselines import TokenLevelIndex, pooled_vectors
 from ._chamfer import chamfer_rerank, chamfer_scores, chamfer_topk
+from ._collection import TOKENS_KEY, MultiVectorCollection, MultiVectorRecords, default_fde
 from ._fde import FDE
 from ._fusion import fuse_scores
 from ._tokens import TokenSets, TokenSetsLike, check_token_sets
@@ -31,4 +32,8 @@ __all__ = [
     "TokenLevelIndex",
     "pooled_vectors",
     "fuse_scores",
+    "MultiVectorCollection",
+    "MultiVectorRecords",
+    "TOKENS_KEY",
+    "default_fde",
 ]
