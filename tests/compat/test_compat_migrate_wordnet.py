@@ -16,9 +16,9 @@ NEW_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 @pytest.fixture(scope="module")
 def compat(wordnet_dir):
-    from conftest import SHARED_DATA, require
-
-    D = require(SHARED_DATA / "wordnet-compat")
+    D = wordnet_dir.parent / "wordnet-compat"
+    if not D.exists():
+        pytest.fail(f"real data set missing: {D} (expected ../shared/data beside the repository)")
     doc_ids = np.load(D / "doc_ids.npy")
     old = np.load(D / "old_corpus.f16.npy").astype(np.float32)
     new = np.load(wordnet_dir / "corpus.f16.npy", mmap_mode="r")[doc_ids].astype(np.float32)

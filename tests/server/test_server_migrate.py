@@ -37,7 +37,7 @@ def test_migration_over_http_and_the_client(served_old):
             json={"to_model": "all-MiniLM-L6-v2", "fit_size": 10},
             headers={"Authorization": f"Bearer {API_KEY}"},
         )
-        assert r.status_code == 422 and "'fit_size' parameter of migrate" in r.json()["error"]
+        assert r.status_code == 422 and "fit_size: Input should be greater than or equal to 50" in r.json()["error"]
         assert http.get("/collections/glosses/migration").json() == {"migration": None}
         remote = Client(http=http, api_key=API_KEY).collection("glosses")
         with pytest.raises(LowdimError, match="no model named 'no-such-model'|not found|does not exist"):

@@ -6,7 +6,9 @@ every response must match its documented status, content type and body schema, a
 write operations without the key must be refused (``ignored_auth``).
 
 ``positive_data_acceptance`` is left out for add and upsert only: they need as many
-ids and metadata entries as vectors, which JSON Schema cannot say.
+ids and metadata entries as vectors, which JSON Schema cannot say; for search, whose
+queries × k × rerank is capped (max_candidates); and for migrate, which re-embeds stored
+texts and the fuzzed collection has none.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ OPERATIONS = [
     ("POST", "/collections/{name}/add"),
     ("POST", "/collections/{name}/upsert"),
     ("POST", "/collections/{name}/delete"),
+    ("POST", "/collections/{name}/migrate"),
+    ("GET", "/collections/{name}/migration"),
 ]
 
 
@@ -63,7 +67,9 @@ CASES = [(m, p, GenerationMode.POSITIVE) for m, p in OPERATIONS] + [
 @pytest.mark.parametrize("method, path, mode", CASES)
 def test_service_conforms_to_its_schema(api_schema, method: str, path: str, mode: GenerationMode) -> None:
     operation = api_schema[path][method]
-    excluded = [positive_data_acceptance] if path.endswith(("/add", "/upsert")) else []
+    # /migrate: the fuzzed collection has no text encoder, so a valid body is refused (a migration over HTTP re-embeds stored texts)
+    # /search: queries x k x rerank is capped (max_candidates), a product JSON Schema cannot say
+    excluded = [positive_data_acceptance] if path.endswith(("/add", "/upsert", "/migrate", "/search")) else []
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(max_examples=30, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck), database=None)

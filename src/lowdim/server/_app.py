@@ -435,7 +435,7 @@ def create_app(
 
     if served_summaries:
         add_summary_routes(app, served_summaries, limits, _json)
-    add_migration_routes(app, registry, limits, writer, _json)
+    add_migration_routes(app, registry, limits, writer, _json, _READ_ERRORS, _WRITE_ERRORS)
     add_ui_routes(app, registry, limits, writes_mode)  # /ui: read-only pages (no write control on them)
 
     # the schema names the served collections and their dims, models and caps

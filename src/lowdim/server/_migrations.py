@@ -17,18 +17,31 @@ from starlette.responses import Response
 from ..exceptions import ParameterError
 from ._errors import input_guard
 from ._limits import Limits, check_rows
-from ._models import MigrateRequest
+from ._models import MigrateRequest, MigrationResponse
 from ._registry import Registry
 
 __all__ = ["add_migration_routes"]
 
 
 def add_migration_routes(
-    app: FastAPI, registry: Registry, limits: Limits, writer: Sequence[Any], as_json: Callable[..., Response]
+    app: FastAPI,
+    registry: Registry,
+    limits: Limits,
+    writer: Sequence[Any],
+    as_json: Callable[..., Response],
+    read_errors: dict[int | str, dict[str, Any]],
+    write_errors: dict[int | str, dict[str, Any]],
 ) -> None:
     """Add the two migration routes to ``app`` (``writer``: the dependencies that guard writes)."""
 
-    @app.post("/collections/{name}/migrate", dependencies=list(writer), tags=["writes"])
+    @app.post(
+        "/collections/{name}/migrate",
+        status_code=202,
+        response_model=dict[str, Any],
+        responses=write_errors,
+        dependencies=list(writer),
+        tags=["writes"],
+    )
     def migrate(name: str, body: MigrateRequest) -> Response:
         """Start (or resume) re-embedding the collection's stored texts with ``to_model`` in the background; 202 with the status."""
         served = registry.get(name)
@@ -47,7 +60,7 @@ def add_migration_routes(
             )
         return as_json(status, 202)
 
-    @app.get("/collections/{name}/migration", tags=["collections"])
+    @app.get("/collections/{name}/migration", response_model=MigrationResponse, responses=read_errors, tags=["collections"])
     def migration(name: str) -> Response:
         """The migration in progress (``Collection.migration``: done, total, fraction, quality checkpoints), or null."""
         served = registry.get(name)

@@ -191,8 +191,14 @@ class MigrateRequest(_Body):
     fit_texts: list[StrictStr] | None = Field(
         None, description="Query-like texts embedded by both models to fit the query map (better maps for short queries)."
     )
-    fit_size: JSONInt = Field(2000, description="Items re-embedded first and paired to fit the map.")
-    batch_size: JSONInt = Field(1024, description="Items per durable batch.")
+    fit_size: JSONInt = Field(2000, ge=50, description="Items re-embedded first and paired to fit the map.")
+    batch_size: JSONInt = Field(1024, ge=1, description="Items per durable batch.")
+
+
+class MigrationResponse(BaseModel):
+    """``Collection.migration``: the migration in progress (done, total, fraction, checkpoints...), or null."""
+
+    migration: dict[str, Any] | None
 
 
 #: the body model of each endpoint, by the last part of its path (for "did you mean" hints)
