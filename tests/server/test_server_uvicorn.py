@@ -61,7 +61,7 @@ def test_lowdim_serve_end_to_end(served: Path, data: np.ndarray, lowdim_cli, ser
     assert httpx.get(f"http://localhost:{server.port}/health").status_code == 200
     assert server.stop() in CLEAN_EXIT
     log = server.log()
-    assert "lowdim: serving demo on http://127.0.0.1:" in log and "writes need the API key" in log
+    assert "lowdim: serving demo on http://127.0.0.1:" in log and "writes need the API key" in log and "/ui" in log
     assert "Application shutdown complete" in log and "lowdim: closed 1 collection" in log and "Traceback" not in log
     # closed cleanly: the writer lock is free and the files check out
     report = check_collection(served / "demo", repair=False)

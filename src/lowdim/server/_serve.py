@@ -106,7 +106,7 @@ def serve(
         logger.propagate = False
     names = ", ".join(app.state.registry.names + [f"summary {n}" for n in summaries or {}])
     writes = "need the API key" if api_key else ("are open to anyone" if allow_unauthenticated_writes else "are disabled")
-    logger.info("lowdim: serving %s on http://%s:%d (writes %s)", names, host, port, writes)
+    logger.info("lowdim: serving %s on http://%s:%d (writes %s); pages at http://%s:%d/ui", names, host, port, writes, host, port)
     config = uvicorn.Config(
         app,
         host=host,
