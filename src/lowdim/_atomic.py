@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_atomic"]
+__all__ = ["write_atomic", "fsync_dir"]
 
 
 def write_atomic(path: str | os.PathLike[str], write: Callable[[Any], Any]) -> None:
@@ -28,3 +28,12 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[Any], Any]) -> N
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Make a folder's entries durable (a rename, a new or removed file in ``path``)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

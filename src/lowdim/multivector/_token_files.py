@@ -14,19 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import fsync_dir
 from ..exceptions import FileFormatError
 from ._tokens import TokenSets
 
-__all__ = ["TokenFiles", "fsync_dir"]
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a folder's entries (new or removed files) durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+__all__ = ["TokenFiles"]
 
 
 class TokenFiles:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .._atomic import fsync_dir
 from .._npyheader import read_npy_header
 from ..exceptions import FileFormatError
 
@@ -57,15 +58,6 @@ class FileInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "size": self.size, "crc32": self.crc32}
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or unlink in folder ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _damaged(root: Path, name: str, why: str) -> FileFormatError:
