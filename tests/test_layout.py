@@ -32,7 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "compat": set(),
     "plan": {"codecs", "spec", "search", "eval", "diagnose"},
     "bench": {"codecs", "spec", "search", "eval"},
-    "server": {"store", "spec", "encoders", "private", "distributed", "diagnose", "plan"},
+    "server": {"store", "spec", "encoders", "private", "distributed", "diagnose", "plan", "multivector"},
     "private": set(),
     "distributed": {"store", "spec", "search", "eval", "encoders", "plan"},
     "multivector": {"codecs", "search", "spec", "store"},

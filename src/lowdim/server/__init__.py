@@ -17,7 +17,7 @@ from typing import Any
 
 from ._client import Client, RemoteCollection, ServerError
 
-__all__ = ["create_app", "serve", "Client", "RemoteCollection", "ServerError", "plan_html"]
+__all__ = ["create_app", "serve", "Client", "RemoteCollection", "RemoteMultiVectorCollection", "ServerError", "plan_html"]
 
 
 def __getattr__(name: str) -> Any:
@@ -25,6 +25,10 @@ def __getattr__(name: str) -> Any:
         from ._app import create_app
 
         return create_app
+    if name == "RemoteMultiVectorCollection":
+        from ._mv_client import RemoteMultiVectorCollection
+
+        return RemoteMultiVectorCollection
     if name == "plan_html":
         from ._ui_plan import plan_html
 

@@ -48,6 +48,7 @@ from ._models import (
     SearchResponse,
     UpsertRequest,
 )
+from ._multivector import add_multivector_routes
 from ._openapi import tailor_openapi
 from ._registry import Registry, ServedCollection, discover
 from ._summaries import add_summary_routes, load_summaries, tailor_summaries
@@ -436,6 +437,7 @@ def create_app(
     if served_summaries:
         add_summary_routes(app, served_summaries, limits, _json)
     add_migration_routes(app, registry, limits, writer, _json, _READ_ERRORS, _WRITE_ERRORS)
+    add_multivector_routes(app, registry, limits, writer, _json)  # first in the routing: multi-vector names only
     add_ui_routes(app, registry, limits, writes_mode)  # /ui: read-only pages (no write control on them)
 
     # the schema names the served collections and their dims, models and caps

@@ -19,7 +19,7 @@ import json
 import os
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import numpy as np
@@ -29,6 +29,9 @@ from ..encoders import check_texts
 from ..exceptions import ConflictError, LowdimError, NotFoundError, ParameterError, UntrainedWarning, ValidationError
 from ..store import CollectionResult, Records, Settings
 from ..validation import check_embeddings, check_positive_int
+
+if TYPE_CHECKING:
+    from ._mv_client import RemoteMultiVectorCollection
 
 __all__ = ["Client", "RemoteCollection", "ServerError"]
 
@@ -144,9 +147,18 @@ class Client:
         """Names of the served collections."""
         return list(self.health()["collections"])
 
-    def collection(self, name: str) -> RemoteCollection:
-        """The served collection ``name`` (raises :class:`NotFoundError` if the server has none by that name)."""
-        return RemoteCollection(self, name)
+    def collection(self, name: str) -> RemoteCollection | RemoteMultiVectorCollection:
+        """The served collection ``name`` (raises :class:`NotFoundError` if the server has none by that name).
+
+        A multi-vector collection comes as a :class:`~lowdim.server._mv_client.RemoteMultiVectorCollection`
+        (token sets in, exact Chamfer results out).
+        """
+        remote = RemoteCollection(self, name)
+        if remote._settings.get("kind") == "multivector":
+            from ._mv_client import RemoteMultiVectorCollection  # lazily: it imports this module
+
+            return RemoteMultiVectorCollection(self, name, remote._settings)
+        return remote
 
     def summary(self, name: str) -> Any:
         """The served private summary ``name``: a :class:`~lowdim.server._summary_client.RemoteSummary` with ``query`` and ``info``."""

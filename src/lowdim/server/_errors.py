@@ -87,7 +87,7 @@ def _field(loc: Any) -> str:
     return ".".join(parts)
 
 
-def _summary(errors: list[dict[str, Any]], endpoint: str) -> tuple[int, str]:
+def _summary(errors: list[dict[str, Any]], endpoint: str, body_model: Any = None) -> tuple[int, str]:
     first = errors[0]
     kind, loc = first.get("type", ""), tuple(first.get("loc", ()))
     field = _field(loc)
@@ -98,8 +98,10 @@ def _summary(errors: list[dict[str, Any]], endpoint: str) -> tuple[int, str]:
         return 422, "request body is missing: send a JSON object with this endpoint's fields (see /docs)"
     if loc == ("body",):
         return 422, "request body must be a JSON object sent with 'Content-Type: application/json' (see /docs for its fields)"
+    if kind == "extra_forbidden" and field == "tokens":
+        return 422, "'tokens' (token sets) are for multi-vector collections; this one takes 'queries' or 'vectors'"
     if kind == "extra_forbidden":
-        model = REQUEST_MODELS.get(endpoint.rsplit("/", 1)[-1])
+        model = body_model or REQUEST_MODELS.get(endpoint.rsplit("/", 1)[-1])
         valid = list(model.model_fields) if model is not None else []
         hint = difflib.get_close_matches(field, valid, n=1)
         if hint:
@@ -130,7 +132,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = list(exc.errors())
         route = request.scope.get("route")
-        status, message = _summary(errors, getattr(route, "path", "")) if errors else (422, "invalid request")
+        model = getattr(route, "request_model", None)  # a route may name its body model (the multi-vector ones do)
+        status, message = _summary(errors, getattr(route, "path", ""), model) if errors else (422, "invalid request")
         detail = [
             {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))} for e in errors[:20]
         ]

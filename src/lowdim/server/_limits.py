@@ -24,6 +24,7 @@ __all__ = [
     "json_matrix",
     "check_filter_caps",
     "check_rows",
+    "check_token_counts",
     "LOOPBACK_HOSTS",
 ]
 
@@ -54,6 +55,10 @@ class Limits:
     max_candidates : int
         Most candidates one search request may rescore: ``n_queries * k * rerank`` (the
         memory of a search grows with it).
+    max_tokens_per_set : int
+        Most token vectors in one token set (a multi-vector document or query).
+    max_tokens : int
+        Most token vectors in one request, over all its token sets.
     """
 
     max_body_bytes: int = 16 * 2**20
@@ -63,6 +68,8 @@ class Limits:
     max_ef: int = 4096
     max_filter_terms: int = 64
     max_candidates: int = 2**20
+    max_tokens_per_set: int = 2048
+    max_tokens: int = 2**17
 
     def validated(self) -> Limits:
         for name, value in asdict(self).items():
@@ -93,6 +100,30 @@ class Limits:
             raise ParameterError(
                 f"The 'nprobe' parameter of search must be <= {self.max_ef} on this server (max_ef). Got {nprobe}."
             )
+
+
+def check_token_counts(lengths: Sequence[int], what: str, limits: Limits) -> None:
+    """Refuse more than ``max_batch`` token sets, a set of more than ``max_tokens_per_set`` tokens, or more than ``max_tokens`` in all.
+
+    Examples
+    --------
+    >>> check_token_counts([3, 5000], "tokens", Limits())
+    Traceback (most recent call last):
+    ...
+    lowdim.exceptions.ParameterError: tokens[1] has 5000 token vectors; this server takes at most 2048 per set (max_tokens_per_set)
+    """
+    check_rows(len(lengths), "token sets", limits)
+    for i, n in enumerate(lengths):
+        if n > limits.max_tokens_per_set:
+            raise ParameterError(
+                f"{what}[{i}] has {n} token vectors; this server takes at most {limits.max_tokens_per_set} per set (max_tokens_per_set)"
+            )
+    total = sum(lengths)
+    if total > limits.max_tokens:
+        raise ParameterError(
+            f"{what} hold {total:,} token vectors in all; this server takes at most {limits.max_tokens:,} per request "
+            f"(max_tokens): send fewer token sets per request"
+        )
 
 
 def check_rows(n: int, what: str, limits: Limits) -> None:

@@ -16,13 +16,19 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..distributed import SHARDS_NAME, ShardedCollection
 from ..exceptions import ConflictError, FileFormatError, NotFoundError, ParameterError
 from ..store import MANIFEST_NAME, Collection, read_manifest
 
-__all__ = ["Registry", "ServedCollection", "discover", "NAME_PATTERN"]
+if TYPE_CHECKING:
+    from ._mv_registry import ServedMultiVector
+
+#: the settings file of a multi-vector collection folder (lowdim.multivector, imported only when one is served)
+MULTIVECTOR_NAME = "multivector.json"
+
+__all__ = ["Registry", "ServedCollection", "discover", "is_multivector", "NAME_PATTERN"]
 
 #: names a served collection may have (its folder name); anything else is refused at startup
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -34,7 +40,7 @@ def discover(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -
     """``{name: folder}`` of the collections under ``paths``.
 
     Each path is a collection folder (it holds ``manifest.json``, or ``shards.json`` for a
-    sharded collection, served read-only) or a folder whose direct sub-folders are collections (hidden ones, such as a collection being
+    sharded collection, served read-only, or ``multivector.json`` for a multi-vector collection) or a folder whose direct sub-folders are collections (hidden ones, such as a collection being
     created, are skipped). A collection's name is its folder name; two served
     collections with the same name are refused.
 
@@ -79,7 +85,12 @@ def discover(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -
 
 
 def _is_collection(folder: Path) -> bool:
-    return (folder / MANIFEST_NAME).is_file() or (folder / SHARDS_NAME).is_file()
+    return (folder / MANIFEST_NAME).is_file() or (folder / SHARDS_NAME).is_file() or is_multivector(folder)
+
+
+def is_multivector(folder: Path) -> bool:
+    """Whether ``folder`` is a :class:`~lowdim.multivector.MultiVectorCollection` (served by ``_multivector``)."""
+    return (folder / MULTIVECTOR_NAME).is_file()
 
 
 def _open_reader(path: Path) -> Any:
@@ -124,12 +135,23 @@ class ServedCollection:
         pool: list[_Snapshot] = []
         try:
             for _ in range(self._n_readers):
-                pool.append(_Snapshot(_open_reader(self.path)))
+                pool.append(_Snapshot(self._open_reader()))
         except BaseException:
             for s in pool:
                 s.col.close()
             raise
         return pool
+
+    def _open_reader(self) -> Any:
+        """A read-only collection object (a subclass serves another kind of folder)."""
+        return _open_reader(self.path)
+
+    def _open_writer(self) -> Any:
+        return Collection.open(self.path)
+
+    def _committed_generation(self) -> int:
+        """The generation the folder's manifest holds now (another process may have committed)."""
+        return int(read_manifest(self.path).get("generation", -1))
 
     @contextmanager
     def reading(self) -> Iterator[Collection]:
@@ -208,7 +230,7 @@ class ServedCollection:
     def refresh_if_stale(self) -> bool:
         """Pick up changes another process committed (the manifest's generation moved on)."""
         try:
-            gen = int(read_manifest(self.path).get("generation", -1))
+            gen = self._committed_generation()
         except (FileFormatError, OSError, ValueError, TypeError):
             return False  # a writer is between renames, or the folder is damaged: try next time
         if gen > self.generation:
@@ -231,7 +253,7 @@ class ServedCollection:
                     f"collection {self.name!r} is sharded and served read-only; change it with lowdim.distributed.ShardedCollection"
                 )
             if self._writer is None:
-                self._writer = Collection.open(self.path)
+                self._writer = self._open_writer()
             writer = self._writer
             before = int(writer.info()["generation"])
             try:
@@ -296,32 +318,47 @@ class Registry:
 
     def __init__(self, folders: dict[str, Path], *, readers: int = 1) -> None:
         self.collections: dict[str, ServedCollection] = {}
+        #: multi-vector collections: served by their own routes (``_multivector``), kept apart from ``collections``
+        self.multivector: dict[str, ServedMultiVector] = {}
         try:
             for name, folder in folders.items():
-                self.collections[name] = ServedCollection(name, folder, readers=readers)
+                if is_multivector(folder):
+                    from ._mv_registry import ServedMultiVector  # a subclass of ServedCollection: imported here, no cycle
+
+                    self.multivector[name] = ServedMultiVector(name, folder, readers=readers)
+                else:
+                    self.collections[name] = ServedCollection(name, folder, readers=readers)
         except BaseException:
             self.close()
             raise
 
     @property
     def names(self) -> list[str]:
-        return list(self.collections)
+        return list(self.collections) + list(self.multivector)
+
+    def _all(self) -> list[ServedCollection]:
+        return [*self.collections.values(), *self.multivector.values()]
 
     def get(self, name: Any) -> ServedCollection:
         served = self.collections.get(name) if isinstance(name, str) else None
+        if served is None and isinstance(name, str) and name in self.multivector:
+            raise ParameterError(
+                f"collection {name!r} is a multi-vector collection: this endpoint serves single-vector collections"
+            )
         if served is None:
             shown = name if isinstance(name, str) and len(name) <= 80 else f"{str(name)[:80]}..."
             raise NotFoundError(f"no collection named {shown!r} on this server; served: {', '.join(self.names)}")
         return served
 
     def open(self) -> None:
-        for s in self.collections.values():
+        for s in self._all():
             s.open()
 
     def refresh_stale(self) -> int:
-        return sum(s.refresh_if_stale() for s in self.collections.values())
+        return sum(s.refresh_if_stale() for s in self._all())
 
     def close(self, timeout: float = 30.0) -> int:
-        for s in self.collections.values():
+        served = self._all()
+        for s in served:
             s.close(timeout)
-        return len(self.collections)
+        return len(served)
