@@ -19,6 +19,7 @@ from ._chamfer import chamfer_rerank, chamfer_scores, chamfer_topk
 from ._collection import TOKENS_KEY, MultiVectorCollection, MultiVectorRecords, default_fde
 from ._fde import FDE
 from ._fusion import fuse_scores
+from ._plan import BaselinePoint, MultiVectorPlan, MultiVectorPoint, MultiVectorTargetError, plan_multivector
 from ._tokens import TokenSets, TokenSetsLike, check_token_sets
 
 __all__ = [
@@ -36,4 +37,9 @@ __all__ = [
     "MultiVectorRecords",
     "TOKENS_KEY",
     "default_fde",
+    "plan_multivector",
+    "MultiVectorPlan",
+    "MultiVectorPoint",
+    "BaselinePoint",
+    "MultiVectorTargetError",
 ]

@@ -42,7 +42,7 @@ from ._fde import FDE
 from ._token_files import TokenFiles, fsync_dir
 from ._tokens import TokenSets, check_token_sets
 
-__all__ = ["MultiVectorCollection", "MultiVectorRecords", "TOKENS_KEY", "default_fde"]
+__all__ = ["MultiVectorCollection", "MultiVectorRecords", "TOKENS_KEY", "default_fde", "first_stage_parts", "join_first_stage"]
 
 FORMAT_VERSION = 1
 SETTINGS_NAME = "multivector.json"
@@ -141,21 +141,22 @@ class MultiVectorCollection:
         cls,
         path: str | os.PathLike[str],
         *,
-        dim: int,
-        spec: str = DEFAULT_SPEC,
+        dim: int | None = None,
+        spec: str | None = None,
         fde: FDE | None = None,
-        pooled_weight: float = DEFAULT_POOLED_WEIGHT,
-        candidates: int = DEFAULT_CANDIDATES,
+        pooled_weight: float | None = None,
+        candidates: int | None = None,
         train_size: int | None = None,
+        plan: Any = None,
     ) -> MultiVectorCollection:
         """Create an empty multi-vector collection in the new folder ``path`` (absent or empty; its parent must exist).
 
         Parameters
         ----------
         dim : int
-            Token width d.
+            Token width d (optional with ``plan``, which knows it).
         spec : str
-            The lowdim spec compressing each document's first-stage vector (e.g. ``"pca512/int8"``,
+            Default ``"pca512/int8"``. The lowdim spec compressing each document's first-stage vector (e.g. ``"pca512/int8"``,
             ``"binary"``, ``"pq688x8"``); no ``+rerank``: the exact Chamfer rerank is the second stage.
         fde : FDE, optional
             Its parameters and seed (fitted here on the width); default :func:`default_fde`
@@ -169,7 +170,18 @@ class MultiVectorCollection:
             gave recall@10 0.964 there.
         train_size : int, optional
             The inner collection's codec is fitted on at most this many documents (its default otherwise).
+        plan : MultiVectorPlan, its ``to_dict()`` or the path of its JSON, optional
+            Take ``spec``, ``fde``, ``pooled_weight`` and ``candidates`` from the plan's recommendation
+            (:func:`~lowdim.multivector.plan_multivector`); giving any of them as well is a ParameterError,
+            and a plan without a recommendation raises its one-line reason.
         """
+        if plan is not None:
+            dim, spec, fde, pooled_weight, candidates = _from_plan(plan, dim, spec, fde, pooled_weight, candidates)
+        if dim is None:
+            raise ParameterError("MultiVectorCollection.create needs dim= (the token width) or plan=")
+        spec = DEFAULT_SPEC if spec is None else spec
+        pooled_weight = DEFAULT_POOLED_WEIGHT if pooled_weight is None else pooled_weight
+        candidates = DEFAULT_CANDIDATES if candidates is None else candidates
         d = check_positive_int(dim, "dim", owner="MultiVectorCollection")
         cand = check_positive_int(candidates, "candidates", owner="MultiVectorCollection")
         w = float(pooled_weight)
@@ -270,20 +282,12 @@ class MultiVectorCollection:
     def encode_documents(self, tokens: Any) -> np.ndarray:
         """First-stage vectors (n, inner_dim) float32 of documents: ``[FDE(doc) / sqrt(reps), w * pooled(doc)]``."""
         ts = check_token_sets(tokens, n_features=self.dim, name="documents", what="this collection")
-        X = self._fde.encode_documents(ts) / np.float32(np.sqrt(self._fde.reps))
-        return self._with_pooled(X, ts)
+        return join_first_stage(first_stage_parts(self._fde, ts, queries=False), self._weight)
 
     def encode_queries(self, tokens: Any) -> np.ndarray:
         """First-stage vectors (nq, inner_dim) float32 of queries: ``[FDE_q / (n_q sqrt(reps)), w * pooled(query)]``."""
         ts = check_token_sets(tokens, n_features=self.dim, name="queries", what="this collection")
-        scale = 1.0 / (ts.lengths.astype(np.float32) * np.float32(np.sqrt(self._fde.reps)))
-        Q = self._fde.encode_queries(ts) * scale[:, None]
-        return self._with_pooled(Q, ts)
-
-    def _with_pooled(self, X: np.ndarray, ts: TokenSets) -> np.ndarray:
-        if self._weight == 0:
-            return np.ascontiguousarray(X, dtype=np.float32)
-        return np.hstack([X, np.float32(self._weight) * pooled_vectors(ts)]).astype(np.float32, copy=False)
+        return join_first_stage(first_stage_parts(self._fde, ts, queries=True), self._weight)
 
     # ------------------------------------------------------------------ writing
     def add(
@@ -496,6 +500,48 @@ class MultiVectorCollection:
             "untrained_reason": inner["untrained_reason"],
             "index": inner,
         }
+
+
+def _from_plan(plan: Any, dim: int | None, *given: Any) -> tuple[int, str, FDE, float, int]:
+    """``(dim, spec, fde, pooled_weight, candidates)`` of a plan's recommendation (see :meth:`MultiVectorCollection.create`)."""
+    from ._plan import MultiVectorPlan
+
+    names = ("spec", "fde", "pooled_weight", "candidates")
+    clash = [n for n, v in zip(names, given) if v is not None]
+    if clash:
+        raise ParameterError(f"create(plan=...) takes {', '.join(clash)} from the plan; drop {', '.join(clash)}= or drop plan=")
+    p = MultiVectorPlan.load(plan) if isinstance(plan, (str, os.PathLike)) else plan
+    if isinstance(p, dict):
+        p = MultiVectorPlan.from_dict(p)
+    if not isinstance(p, MultiVectorPlan):
+        raise ParameterError(f"plan must be a MultiVectorPlan, its to_dict() or a JSON path; got {type(plan).__name__}")
+    rec = p.require_feasible()
+    if dim is not None and int(dim) != p.dim:
+        raise ParameterError(f"dim={dim} contradicts the plan, made on tokens of width {p.dim}")
+    return p.dim, rec.spec, FDE(**rec.fde), rec.pooled_weight, int(rec.candidates or DEFAULT_CANDIDATES)
+
+
+def first_stage_parts(fde: FDE, ts: TokenSets, *, queries: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The two parts of first-stage vectors before weighting: the scaled FDE (n, fde_dim) and the pooled vectors (n, d).
+
+    Documents: ``FDE(doc) / sqrt(reps)``; queries: ``FDE_q(query) / (n_q sqrt(reps))``. The
+    collection and :func:`~lowdim.multivector.plan_multivector` both encode through here, so
+    a plan measures what the collection does.
+    """
+    if queries:
+        scale = 1.0 / (ts.lengths.astype(np.float32) * np.float32(np.sqrt(fde.reps)))
+        F = fde.encode_queries(ts) * scale[:, None]
+    else:
+        F = fde.encode_documents(ts) / np.float32(np.sqrt(fde.reps))
+    return np.asarray(F, dtype=np.float32), pooled_vectors(ts)
+
+
+def join_first_stage(parts: tuple[np.ndarray, np.ndarray], weight: float) -> np.ndarray:
+    """``[F, weight * pooled]`` (n, fde_dim + d) float32; just ``F`` when ``weight == 0``."""
+    F, P = parts
+    if weight == 0:
+        return np.ascontiguousarray(F, dtype=np.float32)
+    return np.hstack([F, np.float32(weight) * P]).astype(np.float32, copy=False)
 
 
 def _remove_tree(root: Path, *, keep_root: bool) -> None:
