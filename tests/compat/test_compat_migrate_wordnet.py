@@ -62,18 +62,18 @@ def test_quality_through_a_migration_never_falls_below_mapped_only(tmp_path, com
 
 
 def test_onnx_old_model_text_collection_migrates_end_to_end(tmp_path, wordnet_dir):
-    rows = [json.loads(line) for line, _ in zip(open(wordnet_dir / "corpus.jsonl", encoding="utf-8"), range(600))]
+    rows = [json.loads(line) for line, _ in zip(open(wordnet_dir / "corpus.jsonl", encoding="utf-8"), range(300))]
     texts = [r["text"] for r in rows]
-    col = Collection.create(tmp_path / "t", encoder="paraphrase-MiniLM-L3-v2", spec="int8+rerank4", train_size=300)
+    col = Collection.create(tmp_path / "t", encoder="paraphrase-MiniLM-L3-v2", spec="int8+rerank4", train_size=200)
     col.add_texts(texts, metadata=[{"pos": r["pos"]} for r in rows])
-    assert col.texts([0, 599]) == [texts[0], texts[599]]
-    col.migrate("all-MiniLM-L6-v2", fit_size=200, limit=300)
+    assert col.texts([0, 299]) == [texts[0], texts[299]]
+    col.migrate("all-MiniLM-L6-v2", fit_size=100, limit=150)
     mid = col.search_text(["a large cat", "a boat"], 5, model="all-MiniLM-L6-v2", filter={"pos": "n"})
     assert mid.ids.shape == (2, 5) and None not in mid.ids.ravel().tolist()
     col.migrate("all-MiniLM-L6-v2")
     assert col.model == NEW_MODEL and col.settings.encoder is not None and col.texts([5]) == [texts[5]]
-    stored = col.get(list(range(600))).vectors
-    want = np.load(wordnet_dir / "corpus.f16.npy", mmap_mode="r")[:600].astype(np.float32)  # the data set's new-model vectors
+    stored = col.get(list(range(300))).vectors
+    want = np.load(wordnet_dir / "corpus.f16.npy", mmap_mode="r")[:300].astype(np.float32)  # the data set's new-model vectors
     cos = np.sum(stored * want, axis=1) / np.linalg.norm(stored, axis=1) / np.linalg.norm(want, axis=1)
     assert cos.min() > 0.99
     hit = col.search_text(texts[:20], 1).ids[:, 0].tolist()
