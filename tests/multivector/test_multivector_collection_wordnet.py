@@ -11,17 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lowdim.multivector import MultiVectorCollection, TokenSets
+from lowdim.multivector import MultiVectorCollection
 
 
 @pytest.fixture(scope="module")
-def tokens(wordnet_dir):
-    d = wordnet_dir / "tokens"
-    if not d.is_dir():
-        pytest.fail(f"real data set missing: {d} (a recall test that skips proves nothing)")
-    docs = TokenSets.from_csr(np.load(d / "docs_tokens.f16.npy", mmap_mode="r"), np.load(d / "docs_offsets.npy"))
-    queries = TokenSets.from_csr(np.load(d / "q_tokens.f16.npy"), np.load(d / "q_offsets.npy"))
-    return docs, queries, np.load(d / "gt_maxsim_top100.npy")[:, :10]
+def tokens(wordnet_tokens):
+    docs, queries, gt = wordnet_tokens
+    return docs, queries, gt[:, :10]
 
 
 def _recall10(ids: np.ndarray, gt: np.ndarray) -> float:

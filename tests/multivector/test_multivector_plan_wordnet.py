@@ -11,17 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lowdim.multivector import MultiVectorCollection, TokenSets, plan_multivector
+from lowdim.multivector import MultiVectorCollection, plan_multivector
 
 
 @pytest.fixture(scope="module")
-def tokens(wordnet_dir):
-    d = wordnet_dir / "tokens"
-    if not d.is_dir():
-        pytest.fail(f"real data set missing: {d} (a recall test that skips proves nothing)")
-    docs = TokenSets.from_csr(np.load(d / "docs_tokens.f16.npy", mmap_mode="r"), np.load(d / "docs_offsets.npy"))
-    queries = TokenSets.from_csr(np.load(d / "q_tokens.f16.npy"), np.load(d / "q_offsets.npy"))
-    return docs, queries, np.load(d / "gt_maxsim_top100.npy")[:, :10]
+def tokens(wordnet_tokens):
+    docs, queries, gt = wordnet_tokens
+    return docs, queries, gt[:, :10]
 
 
 def test_plan_on_tokens_recommends_a_fused_binary_first_stage(tokens, tmp_path):
