@@ -351,7 +351,7 @@ class Collection(Shortlists, Texts, Migrations):
         with self._mutex:
             self._check_open()
             run = self._migration
-            if self._is_migration_model(model) and run is not None and run.rec.calibration is not None:
+            if run is not None and run.rec.calibration is not None and self._is_migration_model(model):
                 res = self._merged_search(queries, k, model, opts)  # type: ignore[arg-type]
             else:
                 res = self._query.search(queries, k, model=model, **opts)

@@ -16,8 +16,6 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from ..exceptions import ConflictError, ParameterError, ValidationError
 from ..validation import check_positive_int
 from ._layout import unlink
@@ -152,7 +150,7 @@ class Migrations:
 
     @property
     def migration(self) -> dict[str, Any] | None:
-        """The migration in progress (or the last switch) as a JSON-ready dict, or None.
+        """The migration in progress as a JSON-ready dict, or None (``migrate`` returns the status at the switch).
 
         ``to_model``, ``state`` (running / switched / retired), ``done`` and ``total`` items,
         ``fraction``, ``running`` (a background thread is working), ``rate`` (items/s of the last
@@ -183,10 +181,9 @@ class Migrations:
         """The stored texts of these ids, in order (None for items added as vectors); a text collection keeps them."""
         with self._mutex:
             self._check_open()
-            uids = list(self.get(ids).ids)  # NotFoundError names missing ids
-            rows = self._catalog.rowids_of(uids)
-            got = self._catalog.texts_of(np.array([rows[u] for u in uids], np.int64))
-            return [got.get(rows[u]) for u in uids]
+            rowids = self._query.rowids(ids)  # NotFoundError names missing ids
+            got = self._catalog.texts_of(rowids)
+            return [got.get(r) for r in rowids.tolist()]
 
     # ------------------------------------------------------------------ the facade's hooks
     def _load_migration(self) -> None:
@@ -239,8 +236,7 @@ class Migrations:
                 run.target._writer.delete(ids)
 
     def _refuse_target_model(self, model: str | None) -> None:
-        run = self._migration
-        if run is not None and model is not None and canonical_model(model) == run.rec.to_model:
+        if self._is_migration_model(model):
             raise ValidationError(
                 f"vectors of model '{model}' are added after the migration switches; during it, add the old model's "
                 f"vectors (or texts) and the migration re-embeds them"

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..arrays import prepare_rows
 from ..exceptions import FileFormatError, ParameterError, ValidationError
 from ._results import CollectionResult
 
@@ -158,9 +159,7 @@ def make_source(*, to_model: str, vectors: Any, texts: Any, has_texts: bool) -> 
 
 
 def _scores(Q: np.ndarray, X: np.ndarray, metric: str) -> np.ndarray:
-    if metric == "cosine":
-        Q = Q / np.maximum(np.linalg.norm(Q, axis=1, keepdims=True), 1e-12)
-        X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    Q, X = prepare_rows(Q, metric), prepare_rows(X, metric)
     if metric == "l2":
         return (Q**2).sum(1)[:, None] - 2 * Q @ X.T + (X**2).sum(1)[None, :]
     return Q @ X.T
@@ -208,11 +207,14 @@ def merge_results(
     """
     a, b = float(calibration[0]), float(calibration[1])
     done = migrated([v for v in old.ids.ravel().tolist() if v is not None])
-    need = np.full(old.ids.shape, None, dtype=object)
-    for (i, j), v in np.ndenumerate(old.ids):
-        if v is not None and v in done and v not in set(new.ids[i].tolist()):
-            need[i, j] = v
-    fresh = rescore(need) if any(v is not None for v in need.ravel().tolist()) else None
+    need = np.full(old.ids.shape, None, dtype=object)  # re-embedded items only the old search found
+    for i, (old_row, new_row) in enumerate(zip(old.ids.tolist(), new.ids.tolist())):
+        found = set(new_row)
+        for j, v in enumerate(old_row):
+            if v is not None and v in done and v not in found:
+                need[i, j] = v
+    asked = need != None  # noqa: E711 - elementwise over an object array
+    fresh = rescore(need) if asked.any() else None
     nq = len(old.ids)
     ids = np.full((nq, k), None, dtype=object)
     pad = -np.inf if larger_is_better else np.inf
@@ -226,13 +228,9 @@ def merge_results(
         for j, v in enumerate(old.ids[i].tolist()):
             if v is None or v in best:
                 continue
-            s = (
-                float(fresh[i, j])
-                if fresh is not None and need[i, j] is not None
-                else (None if v in done else a + b * float(old.scores[i, j]))
-            )
-            if s is not None:
-                best[v] = (s, None if old.metadata is None else old.metadata[i][j])
+            # re-embedded: its new-space score; not yet: its calibrated old-space score
+            s = float(fresh[i, j]) if asked[i, j] else a + b * float(old.scores[i, j])  # type: ignore[index]
+            best[v] = (s, None if old.metadata is None else old.metadata[i][j])
         order = sorted(best.items(), key=lambda kv: -kv[1][0] if larger_is_better else kv[1][0])[:k]
         for j, (v, (s, m)) in enumerate(order):
             ids[i, j], scores[i, j] = v, s

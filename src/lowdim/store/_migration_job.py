@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._progress import ProgressBar, say
+from ..arrays import sample_indices
 from ..exceptions import ConflictError
 from ._catalog import CATALOG_NAME
 from ._manifest import MANIFEST_NAME
@@ -69,16 +70,19 @@ class MigrationJob:
         col = self.col
         with col._mutex:
             all_ids = col._query.ids()
-        rng = np.random.default_rng(col._settings.random_state)
-        pick = np.sort(rng.choice(len(all_ids), min(self.fit_size, len(all_ids)), replace=False))
+        pick = sample_indices(len(all_ids), self.fit_size, col._settings.random_state)
         sample = [all_ids[i] for i in pick.tolist()]
         run = self._start(sample)
         run.thread, run.error = self.thread, None
         self.started.set()
         t0 = time.perf_counter()
         self._embed(run, sample, "re-embedding the fit sample")
-        self._fit_map(run, sample)
-        self._calibrate(run, sample)
+        if run.rec.calibration is None or (self.query_map is None and self.model not in col._state.map_recs):
+            pairs = self._pairs(run, sample)  # read once for the map and the calibration
+            self._fit_map(pairs)
+            self._calibrate(run, pairs)
+        elif self.query_map is not None:
+            self._fit_map(None)
         with col._mutex:
             pending = self._pending(run)
         self._embed(run, pending, f"re-embedding for {self.model.split('/')[-1]}")
@@ -109,7 +113,6 @@ class MigrationJob:
             target = Collection.open(path)
         else:
             s = col._settings
-            dim = None if self.enc_name else self._new_vectors(sample[:1])[0].shape[1]
             encoder = self.enc_name if s.encoder is not None else None
             opts = {"metric": s.metric, "index": s.index, "vector_dtype": s.vector_dtype, "train_size": s.train_size}
             opts |= {
@@ -118,8 +121,11 @@ class MigrationJob:
                 "ef_construction": s.ef_construction,
                 "ef_search": s.ef_search,
             }
-            if encoder is None:
-                opts |= {"model": self.model, "dim": dim or _encoder_dim(self.enc_name)}
+            if encoder is None:  # the new width: the encoder's, or that of the vectors the source gives
+                from ..encoders import shared_encoder
+
+                dim = shared_encoder(self.enc_name).dim if self.enc_name else self._new_vectors(sample[:1])[0].shape[1]
+                opts |= {"model": self.model, "dim": int(dim)}
             target = Collection.create(path, spec=self.spec or s.spec, encoder=encoder, **opts)
         if target.model != self.model:
             target.close()
@@ -130,8 +136,9 @@ class MigrationJob:
             col._migration = MigrationRun(rec, target)
             return col._migration
 
-    def _new_vectors(self, ids: list[Any]) -> tuple[np.ndarray, list[Any], list[Any], list[str | None]]:
-        """``(X, ids, metadata, texts)`` of the live ``ids`` (checked again when stored)."""
+    def _new_vectors(self, ids: list[Any]) -> tuple[np.ndarray, list[Any], list[Any], list[str | None], dict[Any, int]]:
+        """``(X, ids, metadata, texts, rowids)`` of the live ``ids``; the rowids let the caller see, when it stores
+        them, whether an item was deleted or replaced meanwhile."""
         col = self.col
         with col._mutex:
             rows = col._catalog.rowids_of(ids)
@@ -141,7 +148,7 @@ class MigrationJob:
         metas = [None if items[rows[u]][1] is None else json.loads(items[rows[u]][1]) for u in live]
         stored = [texts.get(rows[u]) for u in live]
         X = self.source(live, stored) if live else np.zeros((0, 1), np.float32)
-        return X, live, metas, stored
+        return X, live, metas, stored, rows
 
     def _embed(self, run: MigrationRun, ids: list[Any], what: str) -> None:
         col, target = self.col, run.target
@@ -155,9 +162,7 @@ class MigrationJob:
                 if run.stop.is_set():
                     return
                 batch = todo[start : start + self.batch_size]
-                with col._mutex:
-                    before = col._catalog.rowids_of(batch)
-                X, live, metas, stored = self._new_vectors(batch)
+                X, live, metas, stored, before = self._new_vectors(batch)
                 with col._mutex:
                     if run.stop.is_set():
                         return
@@ -181,7 +186,8 @@ class MigrationJob:
                         self._checkpoint(run)
                 bar.update(advance=len(batch))
 
-    def _fit_map(self, run: MigrationRun, sample: list[Any]) -> None:
+    def _fit_map(self, pairs: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """Store the given map, or fit one on the sample ``pairs`` (plus fit_texts) unless the collection has one."""
         col = self.col
         with col._mutex:
             if self.query_map is None and self.model in col._state.map_recs:
@@ -192,7 +198,8 @@ class MigrationJob:
             return
         from ..compat import fit_map
 
-        new, old = self._pairs(run, sample)
+        assert pairs is not None
+        new, old = pairs
         if self.fit_texts is not None:
             texts = list(self.fit_texts)
             with col._mutex:
@@ -216,11 +223,11 @@ class MigrationJob:
         with self.col._mutex:
             return new, self.col._query.get(ids).vectors
 
-    def _calibrate(self, run: MigrationRun, sample: list[Any]) -> None:
+    def _calibrate(self, run: MigrationRun, pairs: tuple[np.ndarray, np.ndarray]) -> None:
         col = self.col
         if run.rec.calibration is not None:
             return
-        new, old = self._pairs(run, sample)
+        new, old = pairs
         m = min(_QUALITY_QUERIES, len(new) // 4)
         with col._mutex:
             qmap = load_map(col._root, col._state.map_recs[self.model])
@@ -266,10 +273,3 @@ class MigrationJob:
             tx.put(migration=rec.to_dict(), generation=w.state.generation + 1)
         w._committed()
         w.write_manifest()
-
-
-def _encoder_dim(name: str | None) -> int:
-    from ..encoders import shared_encoder
-
-    assert name is not None
-    return int(shared_encoder(name).dim)

@@ -76,15 +76,20 @@ class Query:
         self._bitmaps: dict[str, Any] = {}  # HNSW: packed bits; IVF: an IdFilter
 
     # ------------------------------------------------------------------ reading
-    def get(self, ids: Any) -> Records:
-        """The stored vectors and metadata of these ids, in the order given (NotFoundError lists missing ones)."""
+    def rowids(self, ids: Any) -> np.ndarray:
+        """The rowids (int64, in the order given) of these live ids; NotFoundError lists missing ones."""
         uids = check_ids(ids, None, unique=False)
         found = self.catalog.rowids_of(uids)
         missing = [u for u in uids if u not in found]
         if missing:
             shown = ", ".join(repr(u) for u in missing[:5]) + (", ..." if len(missing) > 5 else "")
             raise NotFoundError(f"{len(missing)} of the {len(uids)} ids are not in this collection: {shown}")
-        rowids = np.array([found[u] for u in uids], dtype=np.int64)
+        return np.array([found[u] for u in uids], dtype=np.int64)
+
+    def get(self, ids: Any) -> Records:
+        """The stored vectors and metadata of these ids, in the order given (NotFoundError lists missing ones)."""
+        uids = check_ids(ids, None, unique=False)
+        rowids = self.rowids(uids)
         rows = self.state.rows_of(rowids)
         if (rows < 0).any():
             raise FileFormatError(
