@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import write_atomic
+from .._atomic import fsync_dir, write_atomic
 from ..exceptions import ConflictError, FileFormatError, ParameterError, ValidationError
 from ..spec import bytes_per_vector, parse_spec
 from ..store import Collection, CollectionResult, IdLike
@@ -39,7 +39,7 @@ from ..validation import check_k, check_positive_int
 from ._baselines import pooled_vectors
 from ._chamfer import chamfer_rerank
 from ._fde import FDE
-from ._token_files import TokenFiles, fsync_dir
+from ._token_files import TokenFiles
 from ._tokens import TokenSets, check_token_sets
 
 __all__ = ["MultiVectorCollection", "MultiVectorRecords", "TOKENS_KEY", "default_fde", "first_stage_parts", "join_first_stage"]
