@@ -202,6 +202,11 @@ def test_cli_migrate_resumes_reports_and_switches(tmp_path, spaces, capsys):
         main([*base, "--ids", str(tmp_path / "bad_ids.npy")])
     err = capsys.readouterr().err
     assert "--ids must hold 1200 integers" in err and "Traceback" not in err
+    (tmp_path / "bad.jsonl").write_text('{"id": 0, "text": "a"}\n{"id": 1}\n')
+    with pytest.raises(SystemExit):
+        main(["migrate", str(tmp_path / "c"), "--to-model", "new-model", "--texts", str(tmp_path / "bad.jsonl")])
+    err = capsys.readouterr().err
+    assert "bad.jsonl line 2: expected a JSON object with 'id' and 'text'" in err and err.count("\n") == 1
     result = CliRunner().invoke(app, base)
     assert result.exit_code == 0, result.output
     assert "now serves model new-model (1,200 items)" in result.output

@@ -81,19 +81,15 @@ def add(
 
 def _read_texts(path: Path) -> dict[Any, str]:
     """``{id: text}`` from a JSON-lines file of objects with "id" and "text" fields."""
+    from ..eval import iter_jsonl
+
+    if not path.is_file():
+        raise FileFormatError(f"texts file {path} does not exist")
     out: dict[Any, str] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FileFormatError(f"cannot read texts from {path}: {exc}") from None
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            out[row["id"]] = row["text"]
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise FileFormatError(f"{path} line {n}: expected a JSON object with 'id' and 'text' fields") from None
+    for n, row in iter_jsonl(path):
+        if row is None or "id" not in row or not isinstance(row.get("text"), str):
+            raise FileFormatError(f"{path.name} line {n}: expected a JSON object with 'id' and 'text' (a string) fields")
+        out[row["id"]] = row["text"]
     return out
 
 

@@ -58,19 +58,13 @@ def _read_json_sets(path: Path) -> list[Any]:
 
 
 def _read_jsonl(path: Path) -> list[dict | None]:
-    """One JSON object (or null) per line; a bad line is a one-line error naming it."""
+    """One JSON object (or null) per line, line i for document i; a bad line is a one-line error naming it."""
+    from ..eval import iter_jsonl
+
     if not path.is_file():
         raise FileFormatError(f"metadata file {path} does not exist")
-    out: list[dict | None] = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        try:
-            value = json.loads(line)
-        except ValueError:
-            raise FileFormatError(f"{path.name} line {i} is not JSON; expected one object per document ({{}} for none)") from None
-        if value is not None and not isinstance(value, dict):
-            raise FileFormatError(f"{path.name} line {i} holds a {type(value).__name__}; expected a JSON object or null")
-        out.append(value)
-    return out
+    blank = "expected one JSON object (or null) per document"
+    return [value for _, value in iter_jsonl(path, blank=blank, allow_null=True)]
 
 
 def create(
