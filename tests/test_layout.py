@@ -37,7 +37,7 @@ ALLOWED: dict[str, set[str]] = {
     "distributed": {"store", "spec", "search", "eval", "encoders", "plan"},
     "multivector": {"codecs", "search", "spec", "store"},
 }
-SHARED = {"arrays", "validation", "exceptions", "_progress", "_version", "_npyheader", "_npzfile", "_atomic"}
+SHARED = {"arrays", "validation", "exceptions", "_progress", "_version", "_npyheader", "_npzfile", "_atomic", "_lock"}
 
 
 def _sources() -> list[Path]:

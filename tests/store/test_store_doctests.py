@@ -12,7 +12,7 @@ MODULES = [
     "lowdim.store._collection",
     "lowdim.store._check",
     "lowdim.store._filters",
-    "lowdim.store._lock",
+    "lowdim._lock",
     "lowdim.store._segments",
 ]
 

@@ -21,6 +21,7 @@ The privacy argument of each mechanism is in its module: ``_l1`` (count-and-sum 
 ((2,), 'laplace')
 """
 
+from ._bounds import public_bound
 from ._classifier import PrivateClassifier
 from ._embed import FUNCTIONS, KERNELS
 from ._exact import exact_sums
@@ -44,4 +45,5 @@ __all__ = [
     "exact_sums",
     "gaussian_sigma",
     "predicted_feature_error",
+    "public_bound",
 ]

@@ -28,11 +28,14 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._atomic import write_atomic
+from .._lock import FileLock
 from ..exceptions import FileFormatError, ParameterError
 
 __all__ = ["PrivacyRecord", "PrivacyBudget", "BudgetExceededError", "compose", "check_epsilon", "check_delta"]
@@ -237,12 +240,43 @@ class PrivacyBudget:
         return {"epsilon": self.epsilon, "delta": self.delta, "entries": list(self.entries)}
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the ledger as JSON (atomically)."""
+        """Write the ledger as JSON (atomically, fsynced: a charge that was saved survives a crash)."""
         path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        text = (json.dumps(self.to_dict(), indent=2) + "\n").encode("utf-8")
+        write_atomic(path, lambda fh: fh.write(text))
         return path
+
+    @classmethod
+    @contextmanager
+    def ledger(cls, path: str | os.PathLike[str], *, new: tuple[float, float] | None = None) -> Iterator[PrivacyBudget]:
+        """The ledger in ``path``, held exclusively while releases are charged to it; saved on the way out.
+
+        Two processes releasing from the same data set take turns (an advisory lock on ``path + ".lock"``,
+        released however the holder dies), so neither can spend what the other already spent. ``new``
+        is the ``(epsilon, delta)`` of a ledger that does not exist yet; without it a missing ledger is an
+        error. Call :meth:`save` yourself right after a charge when something else is written next (the
+        charge must reach the disk before the release does); it is saved again on exit, errors included.
+        """
+        path = Path(path)
+        lock = FileLock(path.with_name(path.name + ".lock"))
+        lock.acquire(exclusive=True, blocking=True)
+        try:
+            if path.exists():
+                if new is not None:
+                    raise ParameterError(f"ledger {path} already exists with its own budget; open it without a new budget")
+                budget = cls.load(path)
+            elif new is None:
+                raise FileFormatError(f"privacy ledger {path} does not exist (give the total budget to start one)")
+            else:
+                budget = cls(*new)
+            charged = len(budget.entries)
+            try:
+                yield budget
+            finally:
+                if len(budget.entries) != charged:
+                    budget.save(path)
+        finally:
+            lock.release()
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> PrivacyBudget:

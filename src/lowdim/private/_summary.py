@@ -64,6 +64,7 @@ import numpy as np
 from .._version import __version__
 from ..exceptions import NotFittedError, ParameterError
 from ..validation import check_choice, check_embeddings, check_positive_int
+from ._bounds import check_bound
 from ._embed import FUNCTIONS, KERNELS, draw_frequencies, kernel_of_distance, l1_constant, random_features, rotation_rows
 from ._exact import exact_sums
 from ._files import read_release, write_release
@@ -108,18 +109,6 @@ class Estimates:
 
     def to_dict(self) -> dict[str, Any]:
         return {"sums": self.sums.tolist(), "means": self.means.tolist(), "count": self.count}
-
-
-def _check_bound(value: Any, owner: str, f: str) -> float:
-    what = "the largest |value| of a coordinate" if f == "l1" else "the largest L2 norm of a row"
-    if value is None:
-        raise ParameterError(
-            f"{owner} needs a public 'bound' ({what}): rows are clipped to it and the noise is calibrated to it. "
-            f"Take it from public knowledge (unit-norm embeddings: 1), never from the private rows."
-        )
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ParameterError(f"The 'bound' parameter of {owner} must be a finite number > 0 ({what}). Got {value!r}.")
-    return float(value)
 
 
 def predicted_feature_error(kernel: str, *, bandwidth: float, bound: float, n_features: int, d: int) -> float:
@@ -201,7 +190,7 @@ class PrivateSummary:
         """The validated settings for rows of width ``d``, defaults filled in."""
         f = check_choice(self.f, FUNCTIONS, "f", owner=owner)
         s: dict[str, Any] = {"f": f, "epsilon": check_epsilon(self.epsilon, owner), "delta": check_delta(self.delta, owner)}
-        s["bound"] = _check_bound(self.bound, owner, f)
+        s["bound"] = check_bound(self.bound, owner, f)
         for name in ("random_state", "noise_seed"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0):

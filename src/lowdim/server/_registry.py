@@ -187,6 +187,9 @@ class ServedCollection:
             except Exception:  # closed meanwhile: the snapshot answers
                 status = None
             if status is not None:
+                # the background job committed what it reports: publish it first, so that a search sent after
+                # this answer (model = the new model, once calibrated) meets a snapshot that knows the migration
+                self.refresh_if_stale()
                 return status
         with self.reading() as col:
             return col.migration

@@ -31,7 +31,7 @@ from ..spec import Pipeline
 from ._catalog import CATALOG_NAME, Catalog, CodecRecord, SegmentRecord
 from ._files import FileInfo, file_crc32, npy_header, open_npy, write_npy
 from ._layout import WRITER_LOCK, codes_name
-from ._lock import FileLock
+from .._lock import FileLock
 from ._manifest import GRAPH_KINDS, MANIFEST_NAME, Settings, read_manifest, write_manifest
 from ._results import CheckReport
 from ._segments import SegmentedVectors
