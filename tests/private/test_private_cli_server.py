@@ -133,6 +133,7 @@ def test_served_summaries_answer_as_in_python(files, tmp_path) -> None:
         # the Client: remote summaries read like local ones (batches split at max_batch)
         remote = Client(http=http).summary("dist")
         np.testing.assert_allclose(remote.query(Q).sums, s.query(Q).sums, rtol=1e-5)  # batches split: BLAS sums in another order
+        np.testing.assert_allclose(remote.query(Q).noise_std, s.query(Q).noise_std, rtol=1e-9)  # error bars travel too
         assert remote.record_ == s.record_
         with pytest.raises(DimensionError):
             remote.query(Q[:, :3])

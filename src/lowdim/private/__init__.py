@@ -26,6 +26,7 @@ from ._classifier import PrivateClassifier
 from ._embed import FUNCTIONS, KERNELS
 from ._exact import exact_sums
 from ._files import FORMAT_VERSION
+from ._load import load_release
 from ._mechanisms import gaussian_sigma
 from ._record import BudgetExceededError, PrivacyBudget, PrivacyRecord, compose
 from ._summary import BandwidthWarning, Estimates, PrivateSummary, predicted_feature_error
@@ -46,4 +47,5 @@ __all__ = [
     "gaussian_sigma",
     "predicted_feature_error",
     "public_bound",
+    "load_release",
 ]

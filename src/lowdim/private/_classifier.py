@@ -238,13 +238,39 @@ class PrivateClassifier:
             phi = (random_features(Y, self.public_["frequencies"]) if f in KERNELS else Y).astype(np.float64)
             if self.score_ == "cosine":
                 return phi @ (S / np.maximum(np.linalg.norm(S, axis=1, keepdims=True), 1e-300)).T
-            return (phi @ S.T) / np.maximum(self.counts_, 1.0)[None, :]
+            return (phi @ S.T) / self._denominators()[None, :]
         out = np.empty((len(Y), len(self.released_)))
+        sizes = self._denominators()
         for c, r in enumerate(self.released_):
             if self._tables[c] is None and f in ("l1", "l2"):
                 self._tables[c] = tree_tables(r, bound=_tree_bound(s), depth=s["depth"])
-            out[:, c] = -answer(s, self.public_, r, self._tables[c], Y) / max(self.counts_[c], 1.0)
+            out[:, c] = -answer(s, self.public_, r, self._tables[c], Y) / sizes[c]
+        # a distance sum grows with the class: one whose released size is within its noise (an empty class:
+        # a sum of noise near 0) would look closest to everything, so it is not predicted while others are
+        small = self.counts_ < self._count_floor()
+        if small.any() and not small.all():
+            out[:, small] = -np.inf
         return out
+
+    def _denominators(self) -> np.ndarray:
+        """The released class sizes, floored at :meth:`_count_floor`.
+
+        An empty or tiny class's noisy count can be near zero: dividing its noise-only sum by it would
+        make its "mean" huge and let it take the predictions.
+        """
+        return np.maximum(self.counts_, self._count_floor())
+
+    def _count_floor(self) -> float:
+        """Three standard deviations of a released class size's noise (at least 1): public, so post-processing."""
+        r = self.record_
+        var = {b: (v * v if r.noise == "gaussian" else 2.0 * v * v) for b, v in r.noise_scales.items() if math.isfinite(v)}
+        if "count" in var:
+            std = math.sqrt(var["count"])
+        elif "counts_l1" in var:  # trees: the count is the mean over k coordinates of two level-1 nodes
+            std = math.sqrt(2.0 * var["counts_l1"] / self.released_[0]["counts_l1"].shape[0])
+        else:
+            std = 0.0
+        return max(1.0, 3.0 * std)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """``softmax(decision_function(X) / temperature)``: float64 (n, n_classes), rows sum to 1."""
@@ -257,6 +283,23 @@ class PrivateClassifier:
         """The most similar class of each row of ``X`` (n, d): shape (n,), labels from ``classes_``."""
         scores = self.decision_function(X)  # first: it says when the classifier is not fitted
         return self.classes_[np.argmax(scores, axis=1)]
+
+    def info(self) -> dict[str, Any]:
+        """Settings, score, classes, width, released counts per class and the privacy record, as plain data.
+
+        ``counts`` holds NaN for the classes of a release that has none (``score="cosine"`` with a vector sum).
+        """
+        self._check_fitted()
+        return {
+            "kind": KIND,
+            "settings": dict(self.settings_),
+            "score": self.score_,
+            "temperature": float(self.temperature),
+            "classes": self.classes_.tolist(),
+            "n_features": self.n_features_in_,
+            "counts": [float(c) for c in self.counts_],
+            "record": self.record_.to_dict(),
+        }
 
     # -- files -----------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:

@@ -8,10 +8,14 @@ node stores the number of rows whose value falls in it and the **centred** sum o
 ``Σ (x_i − c)`` with ``c`` the node's centre. For a query value ``y``, the leaves left and right of ``y``'s
 leaf are covered by exactly one node per level (the sibling of ``y``'s ancestor), so
 
-    Σ_x |x − y| = Σ_left nodes [(y − c) C − S̃] + Σ_right nodes [S̃ + (c − y) C] + |S̃_leaf + (c_leaf − y) C_leaf|
+    Σ_x |x − y| = Σ_left nodes [(y − c) C − S̃] + Σ_right nodes [S̃ + (c − y) C] + C_leaf (u² + (w − u)²) / (2w)
 
-which is exact up to the rows inside ``y``'s own leaf (their error is at most the leaf width, ``2R / 2^h``):
-no ``(1 + α)`` ring approximation as in the counting tree of Backurs et al.
+which is exact but for the rows inside ``y``'s own leaf (width ``w = 2R / 2^h``, ``y`` at ``u`` from its left
+edge), taken as spread evenly over it: their error is at most ``w`` each (beyond ``±R`` the leaf term is
+exact too). No ``(1 + α)`` ring
+approximation as in the counting tree of Backurs et al. The leaf term is linear in the noisy count, so
+the estimate stays unbiased (an absolute value of a noisy leaf sum, the obvious alternative, adds
+``E|noise|`` per coordinate: +0.9% on wordnet-minilm at ε = 1).
 
 **Privacy.** Values are clipped to ``[−R, R]`` (``R`` is a declared public parameter). Adding or
 removing one row changes, per coordinate and level, one node: its count by 1 and its centred sum by
@@ -42,7 +46,16 @@ import numpy as np
 
 from ..arrays import iter_slices
 
-__all__ = ["DEFAULT_DEPTH", "tree_statistics", "tree_blocks", "tree_tables", "tree_query", "tree_count", "block_names"]
+__all__ = [
+    "DEFAULT_DEPTH",
+    "tree_statistics",
+    "tree_blocks",
+    "tree_tables",
+    "tree_query",
+    "tree_noise_variance",
+    "tree_count",
+    "block_names",
+]
 
 #: levels of the tree by default: 1,024 leaves per coordinate, leaf width R/512
 DEFAULT_DEPTH = 10
@@ -116,8 +129,8 @@ def tree_tables(released: dict[str, np.ndarray], *, bound: float, depth: int) ->
     """Per coordinate and leaf, what a query in that leaf needs: (k · 2^depth, 4) float64.
 
     Columns: ``alpha`` (count of the left nodes minus the right ones), ``beta`` (raw sums of the right
-    nodes minus the left ones), and the leaf's own centred sum and count. Computed from the noisy
-    tree only (post-processing).
+    nodes minus the left ones), and the leaf's own count and centred sum. Computed from the noisy tree
+    only (post-processing).
     """
     k = released["counts_l1"].shape[0]
     leaves = 1 << depth
@@ -134,21 +147,61 @@ def tree_tables(released: dict[str, np.ndarray], *, bound: float, depth: int) ->
         beta -= sign * raw
     table = np.empty((k, leaves, 4))
     table[..., 0], table[..., 1] = alpha, beta
-    table[..., 2], table[..., 3] = released[f"sums_l{depth}"], released[f"counts_l{depth}"]
+    table[..., 2], table[..., 3] = released[f"counts_l{depth}"], released[f"sums_l{depth}"]
     return table.reshape(k * leaves, 4)
+
+
+def _leaf_weights(y: np.ndarray, leaf: np.ndarray, bound: float, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weights ``(g, h)`` of the own leaf's count and centred sum in ``Σ_{x in leaf} |x − y|``.
+
+    Inside ``[−R, R]``: the mean ``|x − y|`` of rows spread evenly over the leaf, ``(u² + (w − u)²) / (2w)``
+    with ``u`` = ``y`` − the leaf's left edge, and no sum. Beyond ``±R`` every row of the end leaf lies on
+    one side of ``y``, and ``C (y − c) − S̃`` (or its mirror) is exact.
+    """
+    width = 2.0 * bound / (1 << depth)
+    u = np.clip(y - (-bound + leaf * width), 0.0, width)
+    g = (u * u + (width - u) ** 2) / (2.0 * width)
+    h = np.zeros_like(y)
+    centre = -bound + (leaf + 0.5) * width
+    right, left = y > bound, y < -bound
+    g[right], h[right] = (y - centre)[right], -1.0
+    g[left], h[left] = (centre - y)[left], 1.0
+    return g, h
 
 
 def tree_query(tables: np.ndarray, Y: np.ndarray, *, bound: float, depth: int, block: int = 2048) -> np.ndarray:
     """Estimates of ``Σ_x ‖x − y‖₁`` for each row of ``Y`` (m, k): float64 of shape (m,)."""
     m, k = Y.shape
     leaves = 1 << depth
-    centres = _centres(bound, depth)
     offsets = np.arange(k, dtype=np.int64) * leaves
     out = np.empty(m)
     for sl in iter_slices(m, block):
         y = Y[sl].astype(np.float64)
         b = _leaf_of(y, bound, depth)
         t = tables[b + offsets]  # (rows, k, 4)
-        leaf = np.abs(t[..., 2] + (centres[b] - y) * t[..., 3])
-        out[sl] = (y * t[..., 0] + t[..., 1] + leaf).sum(axis=1)
+        g, h = _leaf_weights(y, b, bound, depth)
+        out[sl] = (y * t[..., 0] + t[..., 1] + g * t[..., 2] + h * t[..., 3]).sum(axis=1)
+    return out
+
+
+def tree_noise_variance(variances: dict[str, float], Y: np.ndarray, *, bound: float, depth: int, block: int = 2048) -> np.ndarray:
+    """Variance of the privacy noise in :func:`tree_query`'s answer for each row of ``Y`` (m, k): float64 (m,).
+
+    ``variances`` holds each block's per-entry noise variance (``2 b²`` for Laplace, ``σ²`` for Gaussian).
+    The answer combines, per coordinate and level, one sibling node's count with weight ``y − c`` and its
+    centred sum with weight 1, plus the leaf's own count and sum with the weights of :func:`_leaf_weights`;
+    all entries carry independent noise, so their variances add up. Public numbers only.
+    """
+    m, k = Y.shape
+    out = np.empty(m)
+    for sl in iter_slices(m, block):
+        y = Y[sl].astype(np.float64)
+        b = _leaf_of(y, bound, depth)
+        total = np.zeros(len(y))
+        for level in range(1, depth + 1):
+            centre = _centres(bound, level)[(b >> (depth - level)) ^ 1]  # the sibling of y's ancestor
+            total += ((y - centre) ** 2).sum(axis=1) * variances[f"counts_l{level}"] + k * variances[f"sums_l{level}"]
+        g, h = _leaf_weights(y, b, bound, depth)
+        total += (g * g).sum(axis=1) * variances[f"counts_l{depth}"] + (h * h).sum(axis=1) * variances[f"sums_l{depth}"]
+        out[sl] = total
     return out

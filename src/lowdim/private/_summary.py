@@ -69,7 +69,7 @@ from ._embed import FUNCTIONS, KERNELS, draw_frequencies, kernel_of_distance, l1
 from ._exact import exact_sums
 from ._files import read_release, write_release
 from ._kde import COUNT_SHARE, clip_rows, feature_blocks, feature_sums, moment_blocks, moment_sums
-from ._l1 import DEFAULT_DEPTH, tree_blocks, tree_count, tree_query, tree_statistics, tree_tables
+from ._l1 import DEFAULT_DEPTH, tree_blocks, tree_count, tree_noise_variance, tree_query, tree_statistics, tree_tables
 from ._mechanisms import add_noise, allocate, noise_scales
 from ._record import PrivacyBudget, PrivacyRecord, check_delta, check_epsilon
 
@@ -101,14 +101,23 @@ class Estimates:
         ``sums / count`` (NaN where the summary released no count).
     count : float
         The released (noisy) number of rows.
+    noise_std : ndarray of shape (m,), float64, optional
+        Standard deviation of the privacy noise in each of ``sums``, from public numbers only (the noise
+        scales and the query): ``sums ± 2 noise_std`` covers the noise about 95% of the time. It does not
+        include the approximation error (random features, the l2 rotation, the leaf width), which the
+        benchmark reports apart.
     """
 
     sums: np.ndarray
     means: np.ndarray
     count: float
+    noise_std: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sums": self.sums.tolist(), "means": self.means.tolist(), "count": self.count}
+        out = {"sums": self.sums.tolist(), "means": self.means.tolist(), "count": self.count}
+        if self.noise_std is not None:
+            out["noise_std"] = self.noise_std.tolist()
+        return out
 
 
 def predicted_feature_error(kernel: str, *, bandwidth: float, bound: float, n_features: int, d: int) -> float:
@@ -299,7 +308,8 @@ class PrivateSummary:
         sums = answer(self.settings_, self.public_, self.released_, self._tables, Y)
         count = self.count_
         means = sums / max(count, 1.0) if math.isfinite(count) else np.full(len(sums), np.nan)
-        return Estimates(sums, means, count)
+        std = np.sqrt(noise_variance(self.settings_, self.public_, self.record_, Y))
+        return Estimates(sums, means, count, std)
 
     def info(self) -> dict[str, Any]:
         """Settings, width, released row count and the privacy record, as plain data."""
@@ -467,6 +477,28 @@ def released_count(s: dict[str, Any], released: dict[str, np.ndarray]) -> float:
     if s["f"] in ("l1", "l2"):
         return tree_count(released)
     return float(released["count"][0])
+
+
+def noise_variance(s: dict[str, Any], public: dict[str, np.ndarray], record: PrivacyRecord, Y: np.ndarray) -> np.ndarray:
+    """Variance of the privacy noise in :func:`answer`'s estimates for ``Y`` (m, d): float64 (m,), public numbers only.
+
+    Every released entry of block ``b`` carries independent noise of variance ``2 b²`` (Laplace) or
+    ``σ²`` (Gaussian); an answer is linear in the entries (the l1 leaf's absolute value to first order),
+    so the variances add up with the squared weights of the query's coefficients.
+    """
+    var = {b: (v * v if record.noise == "gaussian" else 2.0 * v * v) for b, v in record.noise_scales.items()}
+    f = s["f"]
+    Y64 = Y.astype(np.float64)
+    if f in KERNELS:  # z(y) has unit norm
+        return np.full(len(Y), var["features"])
+    sq = np.einsum("ij,ij->i", Y64, Y64)
+    if f == "linear":
+        return sq * var["sum"]
+    if f == "sqeuclidean":
+        return var["sqnorm"] + 4.0 * sq * var["sum"] + sq * sq * var["count"]
+    V = Y64 if f == "l1" else Y64 @ public["projection"].T.astype(np.float64)
+    out = tree_noise_variance(var, V, bound=_tree_bound(s), depth=s["depth"])
+    return out if f == "l1" else out / (s["n_components"] * l1_constant(Y.shape[1])) ** 2
 
 
 def answer(

@@ -161,10 +161,11 @@ class Client:
         return remote
 
     def summary(self, name: str) -> Any:
-        """The served private summary ``name``: a :class:`~lowdim.server._summary_client.RemoteSummary` with ``query`` and ``info``."""
-        from ._summary_client import RemoteSummary  # lazily: lowdim.private loads only when summaries are used
+        """The served private release ``name``: a :class:`~lowdim.server._summary_client.RemoteSummary` (``query``,
+        ``info``) or, for a classifier, a ``RemoteClassifier`` (``predict``, ``predict_proba``, ``info``, ``classes_``)."""
+        from ._summary_client import remote_release  # lazily: lowdim.private loads only when summaries are used
 
-        return RemoteSummary(self, name)
+        return remote_release(self, name)
 
     def close(self) -> None:
         if self._owns:

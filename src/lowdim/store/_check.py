@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 
+from .._lock import FileLock
 from ..compat import QueryMap
 from ..exceptions import ConflictError, FileFormatError, LowdimError, NotFoundError
 from ..spec import Pipeline
 from ._catalog import CATALOG_NAME, Catalog, CodecRecord, SegmentRecord
 from ._files import FileInfo, file_crc32, npy_header, open_npy, write_npy
 from ._layout import WRITER_LOCK, codes_name
-from .._lock import FileLock
 from ._manifest import GRAPH_KINDS, MANIFEST_NAME, Settings, read_manifest, write_manifest
 from ._results import CheckReport
 from ._segments import SegmentedVectors

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .._lock import FileLock
 from ..arrays import block_rows, iter_slices
 from ..exceptions import ConflictError, FileFormatError, ValidationError
 from ..search import CodeIndex
@@ -27,7 +28,6 @@ from ._catalog import Catalog, CodecRecord, SegmentRecord
 from ._files import FileInfo, map_npy, open_npy, write_npy, write_npy_blocks
 from ._filters import check_metadata, index_rows
 from ._layout import OPEN_LOCK, WRITER_LOCK, codes_name, fsync_folders, garbage, unlink, vectors_name
-from .._lock import FileLock
 from ._manifest import Settings, read_manifest, write_manifest
 from ._records import IdLike, check_ids
 from ._segments import Growable, SegmentedVectors
