@@ -6,16 +6,18 @@ expected and how to fix it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from .arrays import METRICS, to_float32
+from .arrays import METRICS, block_rows, to_float32
 from .exceptions import DimensionError, DTypeError, ParameterError, ValidationError
 
 __all__ = [
     "check_embeddings",
     "as_float_rows",
+    "iter_blocks",
     "check_k",
     "check_choice",
     "check_metric",
@@ -119,6 +121,35 @@ def as_float_rows(X: Any, *, name: str = "X") -> np.ndarray:
     if X.dtype.kind != "f" or X.ndim != 2 or 0 in X.shape:
         return check_embeddings(X, name=name)  # refused by the gate before any conversion
     return X
+
+
+def iter_blocks(X: np.ndarray, *, name: str = "X", rows: int | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yield ``(start, raw, block)`` over consecutive row blocks of ``X``: the array gate without loading everything.
+
+    :func:`check_embeddings` converts its input to one float32 array: right for a sample, wrong for a
+    10,000,000 x 768 float16 memmap. Whole arrays (from :func:`as_float_rows`) go through the gate here,
+    block by block. ``raw`` is the block in the stored dtype (C-contiguous), ``block`` the same rows as
+    float32 after :func:`check_embeddings`. A NaN or infinity stops the scan with the global row numbers of
+    the offending rows in that block.
+
+    Examples
+    --------
+    >>> [(start, block.shape) for start, _, block in iter_blocks(np.zeros((5, 2), np.float16), rows=2)]
+    [(0, (2, 2)), (2, (2, 2)), (4, (1, 2))]
+    """
+    n, d = X.shape
+    step = rows or block_rows(d)
+    for start in range(0, n, step):
+        raw = np.ascontiguousarray(X[start : start + step])
+        try:
+            block = check_embeddings(to_float32(raw), name=name)
+        except ValidationError:
+            bad = np.flatnonzero(~np.isfinite(raw).all(axis=1)) + start
+            raise ValidationError(
+                f"{name} contains NaN or infinity in row(s) {_row_list(bad)} "
+                f"(first bad block: rows {start}-{start + len(raw) - 1}); drop or repair those rows"
+            ) from None
+        yield start, raw, block
 
 
 def integral_number(value: Any) -> Any:

@@ -129,7 +129,7 @@ def test_bad_data_and_queries_are_one_line_errors(unit) -> None:
     X, Q = unit
     bad = X[:20].copy()
     bad[3, 1] = np.nan
-    with pytest.raises(ValidationError, match="NaN or infinity in 1 row"):
+    with pytest.raises(ValidationError, match=r"NaN or infinity in row\(s\) 3 "):
         PrivateSummary("l2", epsilon=1.0, bound=1.0).fit(bad)
     with pytest.raises(DimensionError, match="reshape"):
         PrivateSummary("l2", epsilon=1.0, bound=1.0).fit(X[0])

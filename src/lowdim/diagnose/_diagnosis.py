@@ -11,10 +11,9 @@ from typing import Any
 import numpy as np
 
 from ..arrays import block_rows, sample_indices, to_float32
-from ..validation import as_float_rows, check_positive_int
+from ..validation import as_float_rows, check_positive_int, iter_blocks
 from ._duplicates import duplicate_mask, row_hashes
 from ._hubness import hubness_from_indices
-from ._input import iter_blocks
 from ._intrinsic import mle_from_distances, twonn_from_distances
 from ._neighbours import distinct_rows, self_knn
 from ._spectrum import dims_for_variance, explained_variance_ratio

@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..validation import as_float_rows, check_positive_int
-from ._input import iter_blocks
+from ..validation import as_float_rows, check_positive_int, iter_blocks
 
 __all__ = ["count_duplicates"]
 

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import DimensionError, NotFittedError, ParameterError, ValidationError
-from ..validation import check_choice, check_embeddings
+from ..validation import as_float_rows, check_choice, check_embeddings
 from ._embed import KERNELS, random_features
 from ._files import read_release, write_release
 from ._kde import COUNT_SHARE
@@ -168,8 +168,11 @@ class PrivateClassifier:
         return classes, codes, False
 
     def fit(self, X: Any, y: Any, *, budget: PrivacyBudget | None = None) -> PrivateClassifier:
-        """Release one summary per class of ``X`` (n, d) with labels ``y`` (n,); returns self."""
-        X = check_embeddings(X, name="X")
+        """Release one summary per class of ``X`` (n, d) with labels ``y`` (n,); returns self.
+
+        ``X`` may be a memmap larger than RAM (read in blocks); ``budget`` as in :meth:`PrivateSummary.fit`.
+        """
+        X = as_float_rows(X, name="X")
         d = X.shape[1]
         template = self._template()
         s = template._settings(d, owner="PrivateClassifier")
@@ -181,7 +184,7 @@ class PrivateClassifier:
         labels = [_json_label(c) for c in classes]
         template._check_bandwidth(s, d)
         if budget is not None:
-            budget.charge(s["epsilon"], s["delta"], label=f"PrivateClassifier({s['f']}, {len(classes)} classes)")
+            budget.check(s["epsilon"], s["delta"])
         composition = (
             f"parallel composition over {len(classes)} disjoint classes: each row is in one class's summary, "
             f"so the whole release is (epsilon, delta)-DP; "
@@ -199,6 +202,8 @@ class PrivateClassifier:
             count_share=share,
             owner="PrivateClassifier",
             composition=composition,
+            budget=budget,
+            label=f"PrivateClassifier({s['f']}, {len(classes)} classes)",
         )
         self._set_state(s, score, d, np.asarray(labels), public, released, record)
         return self

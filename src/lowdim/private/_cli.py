@@ -44,13 +44,15 @@ def _esc(value: Any) -> str:
     return escape(str(value))
 
 
-def _read(path: Path, name: str) -> Any:
+def _read(path: Path, name: str, *, stream: bool = False) -> Any:
+    """The vectors of ``path``, checked; ``stream``: left memory-mapped, for a release that reads it in blocks."""
     from ..eval import read_vectors  # lazily: the CLI starts without eval's imports
-    from ..validation import check_embeddings
+    from ..validation import as_float_rows, check_embeddings
 
     if not path.is_file():
         raise FileFormatError(f"{path}: no such file (expected a vector file: .npy, .fvecs, .hdf5, .parquet)")
-    return check_embeddings(read_vectors(path, mmap=True), name=name)
+    X = read_vectors(path, mmap=True)
+    return as_float_rows(X, name=name) if stream else check_embeddings(X, name=name)
 
 
 def _budget_arg(text: str) -> tuple[float, float]:
@@ -102,7 +104,7 @@ def build(
         f, epsilon=eps, delta=delta, bound=bound, bandwidth=bandwidth, n_components=components, depth=depth, random_state=seed
     )
     summary._settings(1)  # refuse bad settings before reading the data
-    X = _read(data, "DATA")
+    X = _read(data, "DATA", stream=True)
     took, plan = _release(lambda plan: summary.fit(X, budget=plan), lambda: summary.save(output), ledger, budget)
     _say(f"released {summary.settings_['f']} summary of {len(X):,} rows x {X.shape[1]} in {took:.2f} s: {_esc(output)}")
     _print_record(summary.record_.lines())
@@ -313,7 +315,7 @@ def classify(
         random_state=seed,
     )
     clf._score(clf._template()._settings(1, owner="PrivateClassifier")["f"])  # refuse bad settings before reading the data
-    X = _read(data, "DATA")
+    X = _read(data, "DATA", stream=True)
     check_count(y, len(X), f"LABELS {labels.name}", f"DATA {data.name}")
     took, plan = _release(lambda plan: clf.fit(X, y, budget=plan), lambda: clf.save(output), ledger, budget)
     _say(

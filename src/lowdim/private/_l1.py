@@ -49,6 +49,8 @@ from ..arrays import iter_slices
 __all__ = [
     "DEFAULT_DEPTH",
     "tree_statistics",
+    "tree_leaves",
+    "tree_levels",
     "tree_blocks",
     "tree_tables",
     "tree_query",
@@ -80,29 +82,50 @@ def _leaf_of(V: np.ndarray, bound: float, depth: int) -> np.ndarray:
     return np.clip(b, 0, leaves - 1).astype(np.int64)
 
 
-def tree_statistics(V: np.ndarray, *, bound: float, depth: int) -> dict[str, np.ndarray]:
-    """The exact (noiseless) tree of ``V`` (n, k): per level, counts and centred sums of shape (k, 2^l), float64.
+def tree_leaves(
+    V: np.ndarray, *, bound: float, depth: int, groups: np.ndarray | None = None, n_groups: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per group, coordinate and leaf: the count and the raw sum of ``V`` (n, k), clipped to ``[−bound, bound]``.
 
-    ``V`` is clipped to ``[−bound, bound]`` here, so that every row's effect is bounded whatever it holds.
+    Returns two float64 arrays of shape (n_groups, k, 2^depth). ``groups`` (n,) holds each row's group in
+    ``[0, n_groups)`` (default: all in group 0). Additive over rows, so a release can stream its rows in
+    blocks and add the blocks' leaves up.
     """
     n, k = V.shape
     leaves = 1 << depth
-    counts = np.zeros(k * leaves)
-    sums = np.zeros(k * leaves)
+    size = n_groups * k * leaves
+    counts = np.zeros(size)
+    sums = np.zeros(size)
     offsets = np.arange(k, dtype=np.int64) * leaves
     step = max(1, _ROWS // max(k, 1))
     for sl in iter_slices(n, step):
         block = np.clip(V[sl].astype(np.float64), -bound, bound)
-        flat = (_leaf_of(block, bound, depth) + offsets).ravel()
-        counts += np.bincount(flat, minlength=k * leaves)
-        sums += np.bincount(flat, weights=block.ravel(), minlength=k * leaves)
-    c, s = counts.reshape(k, leaves), sums.reshape(k, leaves)
+        flat = _leaf_of(block, bound, depth) + offsets
+        if groups is not None:
+            flat += (groups[sl].astype(np.int64) * (k * leaves))[:, None]
+        counts += np.bincount(flat.ravel(), minlength=size)
+        sums += np.bincount(flat.ravel(), weights=block.ravel(), minlength=size)
+    return counts.reshape(n_groups, k, leaves), sums.reshape(n_groups, k, leaves)
+
+
+def tree_levels(counts: np.ndarray, sums: np.ndarray, *, bound: float, depth: int) -> dict[str, np.ndarray]:
+    """The exact (noiseless) tree from one group's leaf counts and raw sums (k, 2^depth): per level, counts and centred sums."""
+    c, s = counts, sums
     out: dict[str, np.ndarray] = {}
     for level in range(depth, 0, -1):
         out[f"counts_l{level}"] = c
         out[f"sums_l{level}"] = s - _centres(bound, level)[None, :] * c  # centred: bounded by half a width per row
         c, s = c[:, 0::2] + c[:, 1::2], s[:, 0::2] + s[:, 1::2]
     return out
+
+
+def tree_statistics(V: np.ndarray, *, bound: float, depth: int) -> dict[str, np.ndarray]:
+    """The exact (noiseless) tree of ``V`` (n, k): per level, counts and centred sums of shape (k, 2^l), float64.
+
+    ``V`` is clipped to ``[−bound, bound]`` here, so that every row's effect is bounded whatever it holds.
+    """
+    counts, sums = tree_leaves(V, bound=bound, depth=depth)
+    return tree_levels(counts[0], sums[0], bound=bound, depth=depth)
 
 
 def tree_blocks(k: int, *, bound: float, depth: int) -> dict[str, tuple[float, float, float]]:

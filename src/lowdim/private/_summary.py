@@ -63,13 +63,13 @@ import numpy as np
 
 from .._version import __version__
 from ..exceptions import NotFittedError, ParameterError
-from ..validation import check_choice, check_embeddings, check_positive_int
+from ..validation import as_float_rows, check_choice, check_embeddings, check_positive_int, iter_blocks
 from ._bounds import check_bound
 from ._embed import FUNCTIONS, KERNELS, draw_frequencies, kernel_of_distance, l1_constant, random_features, rotation_rows
 from ._exact import exact_sums
 from ._files import read_release, write_release
 from ._kde import COUNT_SHARE, clip_rows, feature_blocks, feature_sums, moment_blocks, moment_sums
-from ._l1 import DEFAULT_DEPTH, tree_blocks, tree_count, tree_noise_variance, tree_query, tree_statistics, tree_tables
+from ._l1 import DEFAULT_DEPTH, tree_blocks, tree_count, tree_leaves, tree_levels, tree_noise_variance, tree_query, tree_tables
 from ._mechanisms import add_noise, allocate, noise_scales
 from ._record import PrivacyBudget, PrivacyRecord, check_delta, check_epsilon
 
@@ -83,6 +83,8 @@ PROJECTED_CLIP = 3.0
 #: predicted random-feature error above which a bandwidth is warned about, and above which it is refused
 WARN_ERROR, REFUSE_ERROR = 0.05, 1.0
 _MAX_DEPTH = 16
+# values per block when a release streams its rows (4M: a block of 384-wide rows is ~11,000 rows)
+_BLOCK_VALUES = 1 << 22
 
 
 class BandwidthWarning(UserWarning):
@@ -267,18 +269,30 @@ class PrivateSummary:
     def fit(self, X: Any, *, budget: PrivacyBudget | None = None) -> PrivateSummary:
         """Release the summary of ``X`` (n, d); the rows are not kept. Returns self.
 
-        ``budget``, if given, is charged ``(epsilon, delta)`` before anything is drawn, and a release
-        that would overspend it is refused (:class:`~lowdim.private.BudgetExceededError`).
+        ``X`` may be a memmap larger than RAM: the rows are read in blocks. ``budget``, if given, is
+        checked first and charged ``(epsilon, delta)`` once every row has passed the checks, before any
+        noise is drawn; a release that would overspend it is refused
+        (:class:`~lowdim.private.BudgetExceededError`), and rows refused by the checks (NaN, infinity)
+        spend nothing.
         """
-        X = check_embeddings(X, name="X")
+        X = as_float_rows(X, name="X")
         d = X.shape[1]
         s = self._settings(d)
         self._check_bandwidth(s, d)
         if budget is not None:
-            budget.charge(s["epsilon"], s["delta"], label=f"PrivateSummary({s['f']})")
+            budget.check(s["epsilon"], s["delta"])
         public = draw_public(s, d, np.random.default_rng(self.random_state))
         released, record = release_groups(
-            s, X, np.zeros(len(X), np.int64), 1, public, self.noise_seed, count_share=COUNT_SHARE, owner="PrivateSummary"
+            s,
+            X,
+            np.zeros(len(X), np.int64),
+            1,
+            public,
+            self.noise_seed,
+            count_share=COUNT_SHARE,
+            owner="PrivateSummary",
+            budget=budget,
+            label=f"PrivateSummary({s['f']})",
         )
         self._set_state(s, d, public, released[0], record)
         return self
@@ -360,26 +374,46 @@ def draw_public(s: dict[str, Any], d: int, rng: np.random.Generator) -> dict[str
     return {}
 
 
+def _block_statistics(
+    s: dict[str, Any], block: np.ndarray, groups: np.ndarray, n_groups: int, public: dict[str, np.ndarray]
+) -> tuple[np.ndarray, ...]:
+    """The exact statistics of one block of rows (float32, checked), per group: arrays that add up over blocks."""
+    f = s["f"]
+    if f in KERNELS:
+        return feature_sums(block, public["frequencies"], groups, n_groups)
+    if f in ("linear", "sqeuclidean"):
+        return moment_sums(clip_rows(block, s["bound"]), groups, n_groups)
+    V = block if f == "l1" else clip_rows(block, s["bound"]) @ public["projection"].T
+    return tree_leaves(V, bound=_tree_bound(s), depth=s["depth"], groups=groups, n_groups=n_groups)
+
+
 def _statistics(
     s: dict[str, Any], X: np.ndarray, groups: np.ndarray, n_groups: int, public: dict[str, np.ndarray]
 ) -> list[dict[str, np.ndarray]]:
-    """Exact statistics per group (before noise)."""
+    """Exact statistics per group (before noise), streamed over blocks of rows: a memmap larger than RAM stays on disk.
+
+    Every block passes the array gate (NaN or infinity: a one-line error naming the global rows).
+    """
+    X = as_float_rows(X, name="X")
+    width = s["n_components"] if s["f"] == "l2" else X.shape[1]
+    total: tuple[np.ndarray, ...] | None = None
+    for start, _, block in iter_blocks(X, name="X", rows=max(1, _BLOCK_VALUES // max(width, X.shape[1]))):
+        part = _block_statistics(s, block, groups[start : start + len(block)], n_groups, public)
+        total = part if total is None else tuple(a + b for a, b in zip(total, part))
+    assert total is not None  # X has at least one row (checked by as_float_rows)
     f = s["f"]
     if f in KERNELS:
-        feats, counts = feature_sums(X, public["frequencies"], groups, n_groups)
+        feats, counts = total
         return [{"features": feats[g], "count": counts[g : g + 1]} for g in range(n_groups)]
     if f in ("linear", "sqeuclidean"):
-        sums, sq, counts = moment_sums(clip_rows(X, s["bound"]), groups, n_groups)
+        sums, sq, counts = total
         out = [{"sum": sums[g], "count": counts[g : g + 1]} for g in range(n_groups)]
         if f == "sqeuclidean":
             for g in range(n_groups):
                 out[g]["sqnorm"] = sq[g : g + 1]
         return out
-    V = X if f == "l1" else clip_rows(X, s["bound"]) @ public["projection"].T
-    order = np.argsort(groups, kind="stable")
-    edges = np.searchsorted(groups[order], np.arange(n_groups + 1))
-    bound = _tree_bound(s)
-    return [tree_statistics(V[order[edges[g] : edges[g + 1]]], bound=bound, depth=s["depth"]) for g in range(n_groups)]
+    leaf_counts, leaf_sums = total
+    return [tree_levels(leaf_counts[g], leaf_sums[g], bound=_tree_bound(s), depth=s["depth"]) for g in range(n_groups)]
 
 
 def _blocks(s: dict[str, Any], d: int) -> dict[str, tuple[float, float, float]]:
@@ -430,8 +464,13 @@ def release_groups(
     count_share: float,
     owner: str,
     composition: str = "one release",
+    budget: PrivacyBudget | None = None,
+    label: str = "",
 ) -> tuple[list[dict[str, np.ndarray]], PrivacyRecord]:
-    """One noisy release per group (disjoint rows, so the groups compose in parallel) and its record."""
+    """One noisy release per group (disjoint rows, so the groups compose in parallel) and its record.
+
+    ``budget`` is charged after the exact statistics (every row checked) and before the noise.
+    """
     d = X.shape[1]
     blocks = _blocks(s, d)
     gaussian = s["delta"] > 0
@@ -443,6 +482,8 @@ def release_groups(
     sens = {b: (v[0], v[1]) for b, v in blocks.items()}
     scales = noise_scales(sens, shares, s["epsilon"], s["delta"])
     stats = _statistics(s, X, groups, n_groups, public)
+    if budget is not None:
+        budget.charge(s["epsilon"], s["delta"], label=label)
     seeds = np.random.SeedSequence(noise_seed).spawn(n_groups)  # None: fresh OS entropy
     released = [add_noise(st, scales, gaussian=gaussian, rng=np.random.default_rng(seq)) for st, seq in zip(stats, seeds)]
     mechanism, clip, public_text = _mechanism(s, d)
