@@ -162,3 +162,10 @@ def test_serve_command_checks_summary_options(capsys) -> None:
     assert "NAME=PATH" in one_line_error(capsys, ["serve", "--summary", "no-equals-sign"])
     assert "nothing to serve" in one_line_error(capsys, ["serve"])
     assert "does not exist" in one_line_error(capsys, ["serve", "--summary", "x=/no/such/summary.npz"])
+
+
+def test_inspect_points_a_summary_to_private_info(files, tmp_path, capsys) -> None:
+    out = tmp_path / "s.npz"
+    PrivateSummary("linear", epsilon=1.0, bound=1.0).fit(np.load(files / "X.npy")).save(out)
+    err = one_line_error(capsys, ["inspect", str(out)])
+    assert "is a private release (PrivateSummary), not a vector file" in err and "lowdim private info" in err

@@ -36,6 +36,17 @@ def _load(path: Path) -> tuple[np.ndarray, Path]:
         raise FileFormatError(f"{path} holds none of {', '.join(CORPUS_FILES)}")
     if not path.exists():
         raise FileFormatError(f"{path}: no such file or folder")
+    if path.suffix == ".npz":  # a released private summary or classifier: point to what reads it
+        from ..private import load_release
+
+        try:
+            kind = type(load_release(path)).__name__
+        except FileFormatError:
+            kind = None
+        if kind is not None:
+            raise FileFormatError(
+                f"{path} is a private release ({kind}), not a vector file: 'lowdim private info {path}' shows its privacy record"
+            )
     return read_vectors(path, mmap=True), path
 
 

@@ -40,6 +40,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -216,15 +217,23 @@ def tree_noise_variance(variances: dict[str, float], Y: np.ndarray, *, bound: fl
     all entries carry independent noise, so their variances add up. Public numbers only.
     """
     m, k = Y.shape
+    centres = _sibling_centres(bound, depth)  # (depth, leaves)
+    v_counts = np.array([variances[f"counts_l{level}"] for level in range(1, depth + 1)])
+    v_sums = sum(variances[f"sums_l{level}"] for level in range(1, depth + 1))
     out = np.empty(m)
-    for sl in iter_slices(m, block):
+    for sl in iter_slices(m, max(1, block // depth)):
         y = Y[sl].astype(np.float64)
         b = _leaf_of(y, bound, depth)
-        total = np.zeros(len(y))
-        for level in range(1, depth + 1):
-            centre = _centres(bound, level)[(b >> (depth - level)) ^ 1]  # the sibling of y's ancestor
-            total += ((y - centre) ** 2).sum(axis=1) * variances[f"counts_l{level}"] + k * variances[f"sums_l{level}"]
+        diff = y[None, :, :] - centres[:, b]  # (depth, rows, k): y against the sibling of its ancestor, per level
+        total = np.einsum("l,lrk->r", v_counts, diff * diff) + k * v_sums
         g, h = _leaf_weights(y, b, bound, depth)
         total += (g * g).sum(axis=1) * variances[f"counts_l{depth}"] + (h * h).sum(axis=1) * variances[f"sums_l{depth}"]
         out[sl] = total
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def _sibling_centres(bound: float, depth: int) -> np.ndarray:
+    """For each level (rows) and leaf (columns): the centre of the sibling of the leaf's ancestor at that level."""
+    leaf = np.arange(1 << depth)
+    return np.stack([_centres(bound, level)[(leaf >> (depth - level)) ^ 1] for level in range(1, depth + 1)])

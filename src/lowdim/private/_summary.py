@@ -537,7 +537,7 @@ def noise_variance(s: dict[str, Any], public: dict[str, np.ndarray], record: Pri
         return sq * var["sum"]
     if f == "sqeuclidean":
         return var["sqnorm"] + 4.0 * sq * var["sum"] + sq * sq * var["count"]
-    V = Y64 if f == "l1" else Y64 @ public["projection"].T.astype(np.float64)
+    V = Y64 if f == "l1" else (Y @ public["projection"].T).astype(np.float64)  # the projection answer() uses
     out = tree_noise_variance(var, V, bound=_tree_bound(s), depth=s["depth"])
     return out if f == "l1" else out / (s["n_components"] * l1_constant(Y.shape[1])) ** 2
 
