@@ -5,7 +5,7 @@ What it measures, on wordnet-minilm (116,697 unit-norm MiniLM rows; an 80/20 spl
 on the old model's vectors of wordnet-compat (paraphrase-MiniLM-L3, 30,000 rows, same split):
 
 1. **Sums.** Median relative error of ``Σ_x f(x, y)`` for ``l1``, ``l2`` and the Gaussian kernel
-   (σ = 1) at ε = 0.1, 1, 10 (pure ε-DP, Laplace noise), over several releases, split into what the
+   (σ = 1) at ε = 0.1, 1, 10 (pure ε-DP, Laplace noise; and ε = 1, 10 at δ = 1e-5), over several releases, split into what the
    approximation costs (the same summary without noise: the ℓ2 → ℓ1 rotation, the random features, the
    leaf width) and what privacy costs (private minus noiseless answer); single-thread query time
    (a batch of queries, and one query at a time) and queries per second.
@@ -17,8 +17,11 @@ on the old model's vectors of wordnet-compat (paraphrase-MiniLM-L3, 30,000 rows,
    references: class mean (cosine) and logistic regression.
 
 The public clip bounds are never read from the private rows: 1 (unit norm) for ℓ2 and the kernel;
-for ``l1``, the largest |coordinate| of the data set's public query vectors (``queries.npy``, 2,000
-lemma queries that are not corpus rows) rounded up to 0.01, plus 10%.
+for ``l1``, ``lowdim.private.public_bound`` of the data set's public query vectors (``queries.npy``:
+2,000 lemma queries that are not corpus rows): their largest |coordinate|, plus 10%, rounded up.
+The sums are measured under pure ε-DP (Laplace noise, as in the paper) and again with Gaussian
+noise at δ = 1e-5. ``--data DIR`` (and ``--ood DIR``, ``--label-key``) run the same measurements on
+another data set laid out like wordnet-minilm.
 
 Writes ``benchmarks/results/private.json`` and ``private.png`` and prints tables. Run::
 
@@ -40,12 +43,14 @@ from pathlib import Path
 import numpy as np
 
 from lowdim.arrays import single_thread, to_float32
-from lowdim.private import PrivateClassifier, PrivateSummary, exact_sums
+from lowdim.private import PrivateClassifier, PrivateSummary, exact_sums, public_bound
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data"
 OUT = ROOT / "benchmarks" / "results" / "private"
 DELTA = 1e-5
+#: (epsilon, delta) of the sums: pure DP as in the paper, then Gaussian noise at delta = 1e-5
+PRIVACY = [(0.1, 0.0), (1.0, 0.0), (10.0, 0.0), (1.0, DELTA), (10.0, DELTA)]
 
 
 def split(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -54,24 +59,27 @@ def split(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(perm[:cut]), np.sort(perm[cut:])
 
 
-def public_l1_bound(public_queries: np.ndarray) -> float:
-    return math.ceil(float(np.abs(public_queries).max()) * 100) / 100 * 1.1
-
-
 def sums_table(name: str, X: np.ndarray, Q: np.ndarray, l1_bound: float, releases: int, log: list[str]) -> list[dict]:
     """Errors (approximation and privacy), query times and QPS of l1, l2 and the Gaussian kernel on one data set."""
     rows = []
-    settings = [("l1", {"bound": l1_bound}), ("l2", {"bound": 1.0}), ("gaussian", {"bound": 1.0, "bandwidth": 1.0})]
+    # gaussian is exp(-|x-y|^2 / (2 sigma^2)); the paper writes exp(-|x-y|^2 / sigma^2): its sigma = 1 is ours 1/sqrt(2)
+    settings = [
+        ("l1", {"bound": l1_bound}),
+        ("l2", {"bound": 1.0}),
+        ("gaussian", {"bound": 1.0, "bandwidth": 1.0}),
+        ("gaussian", {"bound": 1.0, "bandwidth": round(1 / math.sqrt(2), 4)}),
+    ]
     for f, kw in settings:
+        label = f + (f" s={kw['bandwidth']:g}" if "bandwidth" in kw else "")
         exact = exact_sums(f, X, Q, bandwidth=kw.get("bandwidth"))
         noiseless = PrivateSummary(f, epsilon=1e12, random_state=0, noise_seed=0, **kw).fit(X).query(Q).sums
         approx = float(np.median(np.abs(noiseless - exact) / exact))
-        for eps in (0.1, 1.0, 10.0):
+        for eps, delta in PRIVACY:
             errs, priv, fits, batch, single = [], [], [], [], []
             for _ in range(releases):
                 with single_thread():
                     t = time.perf_counter()
-                    s = PrivateSummary(f, epsilon=eps, random_state=0, **kw).fit(X)  # fresh noise each release
+                    s = PrivateSummary(f, epsilon=eps, delta=delta, random_state=0, **kw).fit(X)  # fresh noise each release
                     fits.append(time.perf_counter() - t)
                     s.query(Q[:1])  # builds the per-leaf tables (post-processing, once per summary)
                     t = time.perf_counter()
@@ -86,7 +94,9 @@ def sums_table(name: str, X: np.ndarray, Q: np.ndarray, l1_bound: float, release
             row = {
                 "data": name,
                 "f": f,
+                "bandwidth": kw.get("bandwidth"),
                 "epsilon": eps,
+                "delta": delta,
                 "median_rel_error": float(np.median(errs)),
                 "worst_release_error": float(max(errs)),
                 "approximation_error": approx,
@@ -101,7 +111,7 @@ def sums_table(name: str, X: np.ndarray, Q: np.ndarray, l1_bound: float, release
             }
             rows.append(row)
             log.append(
-                f"{name:9s} {f:8s} eps={eps:<5g} error {row['median_rel_error']:7.3%} (approx {approx:6.3%}, privacy "
+                f"{name:9s} {label:15s} eps={eps:<5g} delta={delta:<6g} error {row['median_rel_error']:7.3%} (approx {approx:6.3%}, privacy "
                 f"{row['privacy_error']:7.3%}; worst release {row['worst_release_error']:7.3%})  "
                 f"query {row['query_ms_batched']:.3f} ms batched, {row['query_ms_single']:.3f} ms one by one "
                 f"({row['qps_batched']:,.0f} q/s)  fit {row['fit_s']:.1f} s"
@@ -158,12 +168,12 @@ def dpsgd(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, n_classes: int, eps
     return pred, took
 
 
-def classification(data: Path, quick: bool, releases: int, log: list[str]) -> list[dict]:
+def classification(data: Path, label_key: str, quick: bool, releases: int, log: list[str]) -> list[dict]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import balanced_accuracy_score
 
-    X = to_float32(np.load(data / "corpus.f16.npy", mmap_mode="r"))
-    labels = [json.loads(line)["lexname"] for line in open(data / "corpus.jsonl", encoding="utf-8")]
+    X = read_corpus(data)
+    labels = [json.loads(line)[label_key] for line in open(data / "corpus.jsonl", encoding="utf-8")]
     classes, y = np.unique(labels, return_inverse=True)
     tr, te = split(len(X))
     Xtr, ytr, Xte, yte = X[tr], y[tr], X[te], y[te]
@@ -240,14 +250,18 @@ def plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    for name in ("wordnet", "ood"):
+    for name in sorted({r["data"] for r in result["sums"]}):
         for f in ("l1", "l2", "gaussian"):
-            rows = [r for r in result["sums"] if r["data"] == name and r["f"] == f]
+            rows = [
+                r
+                for r in result["sums"]
+                if r["data"] == name and r["f"] == f and not r.get("delta") and r.get("bandwidth") in (None, 1.0)
+            ]
             if rows:
                 a.plot(
                     [r["epsilon"] for r in rows],
                     [100 * r["median_rel_error"] for r in rows],
-                    "o-" if name == "wordnet" else "s--",
+                    "s--" if name == "ood" else "o-",
                     label=f"{f} ({name})",
                 )
     a.set(xscale="log", yscale="log", xlabel="epsilon", ylabel="median relative error (%)", title="private sums (pure DP)")
@@ -267,35 +281,58 @@ def plot(result: dict, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def read_corpus(folder: Path) -> np.ndarray:
+    """A data-set folder's corpus: ``corpus.f16.npy`` or ``corpus.npy`` (wordnet-minilm's layout), float32."""
+    for name in ("corpus.f16.npy", "corpus.npy", "old_corpus.f16.npy"):
+        if (folder / name).is_file():
+            return to_float32(np.load(folder / name, mmap_mode="r"))
+    raise SystemExit(f"{folder}: no corpus.f16.npy or corpus.npy")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one release per setting, DP-SGD at epsilon 1 only")
     parser.add_argument("--queries", type=int, default=500, help="queries for the sums (held-out rows)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DATA / "wordnet-minilm",
+        help="data-set folder: corpus(.f16).npy, queries.npy (public rows for the l1 bound), corpus.jsonl (labels)",
+    )
+    parser.add_argument("--label-key", default="lexname", help="the label field of corpus.jsonl")
+    parser.add_argument(
+        "--ood",
+        type=Path,
+        default=DATA / "wordnet-compat",
+        help="second data set (old_corpus.f16.npy, old_queries.npy); 'none' to skip",
+    )
+    parser.add_argument("--out", type=Path, default=OUT, help="results path without suffix")
     args = parser.parse_args()
     releases = 1 if args.quick else 3
     log: list[str] = []
-    wn = DATA / "wordnet-minilm"
-    X = to_float32(np.load(wn / "corpus.f16.npy", mmap_mode="r"))
+    X = read_corpus(args.data)
     tr, te = split(len(X))
     rng = np.random.default_rng(1)
     Q = X[np.sort(rng.choice(te, args.queries, replace=False))]
-    l1_bound = public_l1_bound(np.load(wn / "queries.npy"))
-    result: dict = {"machine": platform.platform(), "l1_bound": l1_bound, "delta": DELTA}
-    result["sums"] = sums_table("wordnet", X[tr], Q, l1_bound, releases, log)
-    old = DATA / "wordnet-compat"
-    O = to_float32(np.load(old / "old_corpus.f16.npy", mmap_mode="r"))
-    otr, ote = split(len(O))
-    OQ = O[np.sort(rng.choice(ote, min(args.queries, len(ote)), replace=False))]
-    ood_bound = public_l1_bound(np.load(old / "old_queries.npy"))
-    result["ood_l1_bound"] = ood_bound
-    result["sums"] += sums_table("ood", O[otr], OQ, ood_bound, releases, log)
+    # the l1 bound from the data set's public query vectors (never from the private rows)
+    l1_bound = public_bound(np.load(args.data / "queries.npy"), "l1")
+    result: dict = {"machine": platform.platform(), "data": str(args.data), "l1_bound": l1_bound, "delta": DELTA}
+    result["sums"] = sums_table(args.data.name, X[tr], Q, l1_bound, releases, log)
+    if str(args.ood) != "none":
+        O = read_corpus(args.ood)
+        otr, ote = split(len(O))
+        OQ = O[np.sort(rng.choice(ote, min(args.queries, len(ote)), replace=False))]
+        public = args.ood / ("old_queries.npy" if (args.ood / "old_queries.npy").is_file() else "queries.npy")
+        ood_bound = public_bound(np.load(public), "l1")
+        result["ood_l1_bound"] = ood_bound
+        result["sums"] += sums_table("ood", O[otr], OQ, ood_bound, releases, log)
     result["release"] = release_times(X, l1_bound, log)
-    result["classification"] = classification(wn, args.quick, releases, log)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    plot(result, OUT.with_suffix(".png"))
+    result["classification"] = classification(args.data, args.label_key, args.quick, releases, log)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    plot(result, args.out.with_suffix(".png"))
     print("\n".join(["", *log]))
-    print(f"\nwrote {OUT.with_suffix('.json')} and {OUT.with_suffix('.png')}")
+    print(f"\nwrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.png')}")
 
 
 if __name__ == "__main__":
