@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from lowdim import Client
 from lowdim._npzfile import write_npz_file
-from lowdim.cli import app, main
+from lowdim.cli import app
 from lowdim.exceptions import DimensionError, FileFormatError
 from lowdim.private import PrivateClassifier, PrivateSummary, load_release
 from lowdim.server import create_app
@@ -43,15 +43,6 @@ def files(tmp_path_factory) -> Path:
     (root / "yt.jsonl").write_text("".join(json.dumps({"animal": str(NAMES[c])}) + "\n" for c in y[2000:]))
     (root / "classes.txt").write_text("ant\nbee\ncat\ndog\nemu\n")  # public label set: emu has no row
     return root
-
-
-def one_line_error(capsys, argv: list[str]) -> str:
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    assert exc.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error:") and "Traceback" not in err and "\n" not in err
-    return " ".join(err.split())
 
 
 def invoke(*args: object) -> str:
@@ -161,12 +152,12 @@ def test_info_and_load_release_read_both_kinds(files: Path, tmp_path: Path) -> N
         load_release(tmp_path / "none.npz")
 
 
-def test_ledger_charges_the_classifier(files: Path, tmp_path: Path, capsys) -> None:
+def test_ledger_charges_the_classifier(files: Path, tmp_path: Path, cli_error) -> None:
     ledger = tmp_path / "ledger.json"
     text = classify(files, tmp_path / "a.npz", "y.npy", "--ledger", ledger, "--budget", "1.5,1e-4")
     assert "spent epsilon=1, delta=1e-05 of 1.5" in text
     base = ["private", "classify", str(files / "X.npy"), str(files / "y.npy"), "--bound", "1", "--ledger", str(ledger)]
-    err = one_line_error(capsys, [*base, "--epsilon", "1", "-o", str(tmp_path / "b.npz")])
+    err = cli_error([*base, "--epsilon", "1", "-o", str(tmp_path / "b.npz")])
     assert "but the budget has 0.5 of 1.5 left" in err and not (tmp_path / "b.npz").exists()
     assert json.loads(ledger.read_text())["entries"][0]["label"] == "PrivateClassifier(linear, 4 classes)"
 
@@ -183,29 +174,31 @@ def test_ledger_charges_the_classifier(files: Path, tmp_path: Path, capsys) -> N
         ("y.npy", ["--bound-from", "Xt.npy", "--bound", "1"], "give --bound or --bound-from, not both"),
     ],
 )
-def test_classify_errors_are_one_line(files: Path, tmp_path: Path, capsys, labels: str, extra: list[str], message: str) -> None:
+def test_classify_errors_are_one_line(
+    files: Path, tmp_path: Path, cli_error, labels: str, extra: list[str], message: str
+) -> None:
     (files / "classes3.txt").write_text("ant\nbee\ncat\n")
     extra = [str(files / e) if e.endswith((".txt", ".npy")) else e for e in extra]
     argv = ["private", "classify", str(files / "X.npy"), str(files / labels), "-o", str(tmp_path / "c.npz"), "--epsilon", "1"]
     if "--bound" not in extra:
         extra = [*extra, "--bound", "1"]
-    assert message in one_line_error(capsys, [*argv, *extra])
+    assert message in cli_error([*argv, *extra])
     assert not (tmp_path / "c.npz").exists()
 
 
-def test_predict_and_query_errors_are_one_line(files: Path, tmp_path: Path, capsys) -> None:
+def test_predict_and_query_errors_are_one_line(files: Path, tmp_path: Path, cli_error) -> None:
     clf_path, sum_path = tmp_path / "clf.npz", tmp_path / "s.npz"
     classify(files, clf_path)
     invoke("private", "build", files / "X.npy", "--f", "linear", "--epsilon", "1", "--bound", "1", "-o", sum_path)
-    err = one_line_error(capsys, ["private", "predict", str(clf_path), str(files / "Xt12.npy")])
+    err = cli_error(["private", "predict", str(clf_path), str(files / "Xt12.npy")])
     assert "X has 12 features, but this classifier expects 16" in err
-    err = one_line_error(capsys, ["private", "predict", str(sum_path), str(files / "Xt.npy")])
+    err = cli_error(["private", "predict", str(sum_path), str(files / "Xt.npy")])
     assert "is a private summary, not a classifier: read it with 'lowdim private query'" in err
-    err = one_line_error(capsys, ["private", "query", str(clf_path), str(files / "Xt.npy")])
+    err = cli_error(["private", "query", str(clf_path), str(files / "Xt.npy")])
     assert "is a private classifier, not a summary: read it with 'lowdim private predict'" in err
-    err = one_line_error(capsys, ["private", "predict", str(clf_path), str(files / "Xt.npy"), "--truth", str(files / "y.npy")])
+    err = cli_error(["private", "predict", str(clf_path), str(files / "Xt.npy"), "--truth", str(files / "y.npy")])
     assert "--truth y.npy has 2,000 labels, but QUERIES Xt.npy has 300 rows" in err
-    err = one_line_error(capsys, ["private", "predict", str(clf_path), str(files / "Xt.npy"), "--label-key", "animal"])
+    err = cli_error(["private", "predict", str(clf_path), str(files / "Xt.npy"), "--label-key", "animal"])
     assert "--label-key goes with --truth" in err
 
 

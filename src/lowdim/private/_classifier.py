@@ -309,16 +309,8 @@ class PrivateClassifier:
     # -- files -----------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the release (public draws, noisy per-class statistics, record) as ``.npz`` + JSON header."""
-        self._check_fitted()
-        meta = {
-            "kind": KIND,
-            "settings": dict(self.settings_),
-            "score": self.score_,
-            "temperature": float(self.temperature),
-            "classes": self.classes_.tolist(),
-            "n_features": self.n_features_in_,
-            "record": self.record_.to_dict(),
-        }
+        meta = self.info()
+        del meta["counts"]  # computed from the released blocks on load
         arrays = {f"public_{k}": v for k, v in self.public_.items()}
         for c, r in enumerate(self.released_):
             arrays |= {f"class{c}_{k}": v for k, v in r.items()}

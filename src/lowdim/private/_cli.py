@@ -33,6 +33,19 @@ private_app = typer.Typer(
 )
 
 
+# options that build and classify share
+_Ledger = Annotated[
+    Path | None, typer.Option(help="Privacy ledger (JSON) of the data set: charged by this release, refused if over budget.")
+]
+_Budget = Annotated[str | None, typer.Option(help="Total budget EPSILON[,DELTA] of a new --ledger.")]
+_Delta = Annotated[float, typer.Option(help="0: pure DP (Laplace noise); a small delta such as 1e-5: Gaussian noise.")]
+_Bound = Annotated[
+    float | None,
+    typer.Option(help="Public clip bound: largest |coordinate| for l1, largest L2 norm otherwise (1 for unit vectors)."),
+]
+_Bandwidth = Annotated[float | None, typer.Option(help="Kernel bandwidth sigma (kernels only).")]
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``private`` command group to ``app``."""
     app.add_typer(private_app, name="private")
@@ -73,11 +86,8 @@ def build(
         str, typer.Option("--f", help="l1, l2, sqeuclidean, linear, gaussian, exponential, cauchy or laplacian.")
     ] = "gaussian",
     epsilon: Annotated[float | None, typer.Option(help="Privacy budget (> 0; smaller is more private).")] = None,
-    delta: Annotated[float, typer.Option(help="0: pure DP (Laplace noise); a small delta such as 1e-5: Gaussian noise.")] = 0.0,
-    bound: Annotated[
-        float | None,
-        typer.Option(help="Public clip bound: largest |coordinate| for l1, largest L2 norm otherwise (1 for unit vectors)."),
-    ] = None,
+    delta: _Delta = 0.0,
+    bound: _Bound = None,
     bound_from: Annotated[
         Path | None,
         typer.Option(
@@ -85,16 +95,14 @@ def build(
             "their largest |coordinate| (l1) or L2 norm, +10%."
         ),
     ] = None,
-    bandwidth: Annotated[float | None, typer.Option(help="Kernel bandwidth sigma (kernels only).")] = None,
+    bandwidth: _Bandwidth = None,
     components: Annotated[int | None, typer.Option(help="Random features (kernels) or rotated coordinates (l2).")] = None,
     depth: Annotated[int | None, typer.Option(help="Levels of the l1 trees (l1, l2; default 10).")] = None,
     seed: Annotated[
         int | None, typer.Option(help="Seed of the public random draws (the noise always uses fresh entropy).")
     ] = None,
-    ledger: Annotated[
-        Path | None, typer.Option(help="Privacy ledger (JSON) of the data set: charged by this release, refused if over budget.")
-    ] = None,
-    budget: Annotated[str | None, typer.Option(help="Total budget EPSILON[,DELTA] of a new --ledger.")] = None,
+    ledger: _Ledger = None,
+    budget: _Budget = None,
 ) -> None:
     """Release a summary and print its privacy record."""
     from ..private import PrivateSummary
@@ -178,6 +186,16 @@ def _print_record(lines: list[tuple[str, str]]) -> None:
     Console().print(t)
 
 
+def _check_output(output: Path | None, expected: str) -> None:
+    """Refuse an ``--output`` of another suffix or in a missing folder before any work is done."""
+    if output is None:
+        return
+    if output.suffix not in (".npy", ".json"):
+        raise ParameterError(f"--output must end in {expected}. Got {output.name!r}.")
+    if not output.absolute().parent.is_dir():
+        raise FileFormatError(f"cannot write {output}: folder {output.absolute().parent} does not exist")
+
+
 @private_app.command("query", help="Estimate the sum (and mean) of f over the private rows for each query vector.")
 def query(
     summary_path: Annotated[Path, typer.Argument(metavar="SUMMARY", help="A summary written by 'lowdim private build'.")],
@@ -189,11 +207,7 @@ def query(
 ) -> None:
     """Answer queries from a released summary (no privacy cost)."""
     summary = _load(summary_path, "summary")
-    if output is not None:
-        if output.suffix not in (".npy", ".json"):
-            raise ParameterError(f"--output must end in .npy (sums) or .json (sums and means). Got {output.name!r}.")
-        if not output.absolute().parent.is_dir():
-            raise FileFormatError(f"cannot write {output}: folder {output.absolute().parent} does not exist")
+    _check_output(output, ".npy (sums) or .json (sums, means, noise_std)")
     Q = _read(queries, "queries")
     start = time.perf_counter()
     est = summary.query(Q)
@@ -270,15 +284,12 @@ def classify(
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the classifier (.npz).")],
     f: Annotated[str, typer.Option("--f", help="The similarity: linear (class means), a kernel or a distance.")] = "linear",
     epsilon: Annotated[float | None, typer.Option(help="Privacy budget of the whole release (> 0).")] = None,
-    delta: Annotated[float, typer.Option(help="0: pure DP (Laplace noise); a small delta such as 1e-5: Gaussian noise.")] = 0.0,
-    bound: Annotated[
-        float | None,
-        typer.Option(help="Public clip bound: largest |coordinate| for l1, largest L2 norm otherwise (1 for unit vectors)."),
-    ] = None,
+    delta: _Delta = 0.0,
+    bound: _Bound = None,
     bound_from: Annotated[
         Path | None, typer.Option(help="Take the bound from these PUBLIC rows (never the private ones), as in 'build'.")
     ] = None,
-    bandwidth: Annotated[float | None, typer.Option(help="Kernel bandwidth sigma (kernels only).")] = None,
+    bandwidth: _Bandwidth = None,
     components: Annotated[int | None, typer.Option(help="Random features (kernels) or rotated coordinates (l2).")] = None,
     depth: Annotated[int | None, typer.Option(help="Levels of the l1 trees (l1, l2).")] = None,
     score: Annotated[
@@ -290,10 +301,8 @@ def classify(
     ] = None,
     label_key: Annotated[str | None, typer.Option(help="The field of a .jsonl LABELS file that holds the label.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the public random draws (the noise uses fresh entropy).")] = None,
-    ledger: Annotated[
-        Path | None, typer.Option(help="Privacy ledger (JSON) of the data set: charged by this release, refused if over budget.")
-    ] = None,
-    budget: Annotated[str | None, typer.Option(help="Total budget EPSILON[,DELTA] of a new --ledger.")] = None,
+    ledger: _Ledger = None,
+    budget: _Budget = None,
 ) -> None:
     """Release a classifier and print its classes (with released counts, when the score has them) and privacy record."""
     from ..private import PrivateClassifier
@@ -355,11 +364,7 @@ def predict(
     from ._labels import check_count, read_labels
 
     clf = _load(clf_path, "classifier")
-    if output is not None:
-        if output.suffix not in (".npy", ".json"):
-            raise ParameterError(f"--output must end in .json or .npy. Got {output.name!r}.")
-        if not output.absolute().parent.is_dir():
-            raise FileFormatError(f"cannot write {output}: folder {output.absolute().parent} does not exist")
+    _check_output(output, ".json or .npy")
     if label_key is not None and truth is None:
         raise ParameterError("--label-key goes with --truth (the field of a .jsonl file of true labels)")
     Q = _read(queries, "queries")

@@ -41,11 +41,10 @@ def remote_release(client: Any, name: str) -> RemoteSummary | RemoteClassifier:
     return RemoteSummary(client, name, info)
 
 
-class RemoteSummary:
-    """A summary served by a lowdim server, with the reading methods of :class:`~lowdim.private.PrivateSummary`.
+class _RemoteRelease:
+    """What both kinds of served release share: the name, the info the server reports, width and record."""
 
-    ``query`` splits batches larger than the server's ``max_batch`` into several requests.
-    """
+    kind = "summary"
 
     def __init__(self, client: Any, name: str, info: dict[str, Any] | None = None) -> None:
         self._client = client
@@ -54,7 +53,7 @@ class RemoteSummary:
         self._info = self.info() if info is None else info
 
     def info(self) -> dict[str, Any]:
-        """Settings, width, released row count and privacy record, as the server reports them."""
+        """Settings, width, released counts and privacy record (and a classifier's classes), as the server reports them."""
         return self._client._request("GET", self._base)
 
     @property
@@ -63,7 +62,14 @@ class RemoteSummary:
 
     @property
     def record_(self) -> PrivacyRecord:
-        return PrivacyRecord.from_dict(self._info["record"], f"summary {self.name!r}")
+        return PrivacyRecord.from_dict(self._info["record"], f"{self.kind} {self.name!r}")
+
+
+class RemoteSummary(_RemoteRelease):
+    """A summary served by a lowdim server, with the reading methods of :class:`~lowdim.private.PrivateSummary`.
+
+    ``query`` splits batches larger than the server's ``max_batch`` into several requests.
+    """
 
     def query(self, Y: Any) -> Estimates:
         """Estimates of ``Σ_x f(x, y)`` and the mean for each row of ``Y`` (m, width); see :class:`~lowdim.private.Estimates`."""
@@ -84,7 +90,7 @@ class RemoteSummary:
         return f"RemoteSummary({self._client.url!r}, {self.name!r})"
 
 
-class RemoteClassifier:
+class RemoteClassifier(_RemoteRelease):
     """A classifier served by a lowdim server, with the reading methods of :class:`~lowdim.private.PrivateClassifier`.
 
     ``predict`` and ``predict_proba`` split batches larger than the server's ``max_batch`` into several requests.
@@ -96,24 +102,11 @@ class RemoteClassifier:
     record_ : PrivacyRecord
     """
 
+    kind = "classifier"
+
     def __init__(self, client: Any, name: str, info: dict[str, Any] | None = None) -> None:
-        self._client = client
-        self.name = _check_name(name)
-        self._base = f"/summaries/{quote(name, safe='')}"
-        self._info = self.info() if info is None else info
+        super().__init__(client, name, info)
         self.classes_ = np.asarray(self._info["classes"])
-
-    def info(self) -> dict[str, Any]:
-        """Kind, settings, score, classes, width, released counts and privacy record, as the server reports them."""
-        return self._client._request("GET", self._base)
-
-    @property
-    def n_features_in_(self) -> int:
-        return int(self._info["n_features"])
-
-    @property
-    def record_(self) -> PrivacyRecord:
-        return PrivacyRecord.from_dict(self._info["record"], f"classifier {self.name!r}")
 
     def _ask(self, X: Any, proba: bool) -> list[dict[str, Any]]:
         Q = check_embeddings(X, n_features=self.n_features_in_, name="X", what="this classifier")
