@@ -76,6 +76,8 @@ def test_ledger_adds_up_and_refuses(files, tmp_path, cli_error) -> None:
         (["--epsilon", "1"], "needs a public 'bound'"),
         (["--epsilon", "1", "--bound", "1", "--f", "gaussian", "--bandwidth", "0.1"], "bandwidth 0.1 is narrow"),
         (["--epsilon", "1", "--bound", "1", "--f", "nope"], "'f' parameter of PrivateSummary must be one of"),
+        (["--epsilon", "1", "--bound", "1", "--f", "lp"], "'p' parameter of PrivateSummary must be a number in (0, 2]"),
+        (["--epsilon", "1", "--bound", "1", "--f", "l1", "--p", "1.5"], "'p' parameter of PrivateSummary does not apply"),
     ],
 )
 def test_build_errors_are_one_line(files, tmp_path, cli_error, extra: list[str], message: str) -> None:
@@ -158,3 +160,12 @@ def test_inspect_points_a_summary_to_private_info(files, tmp_path, cli_error) ->
     PrivateSummary("linear", epsilon=1.0, bound=1.0).fit(np.load(files / "X.npy")).save(out)
     err = cli_error(["inspect", str(out)])
     assert "is a private release (PrivateSummary), not a vector file" in err and "lowdim private info" in err
+
+
+def test_build_lp_with_its_exponent(files, tmp_path) -> None:
+    out = tmp_path / "lp.npz"
+    argv = ["private", "build", str(files / "X.npy"), "--f", "lp", "--p", "1.5", "--epsilon", "1", "--bound", "1", "-o", str(out)]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    s = PrivateSummary.load(out)
+    assert s.settings_["p"] == 1.5 and "|x - y|^1.5" in s.record_.mechanism

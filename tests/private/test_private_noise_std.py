@@ -21,7 +21,7 @@ def _rows(n: int, d: int, seed: int) -> np.ndarray:
 @pytest.mark.parametrize("f", FUNCTIONS)
 def test_noise_std_matches_the_spread_of_many_releases(f: str, delta: float) -> None:
     X, Q = _rows(300, 8, 0), _rows(4, 8, 1)
-    kw = {"bandwidth": 1.0, "n_components": 64} if f in KERNELS else {}
+    kw = {"bandwidth": 1.0, "n_components": 64} if f in KERNELS else {"p": 1.5} if f == "lp" else {}
     if f in ("l1", "l2"):
         kw["depth"] = 6
     make = lambda seed: PrivateSummary(f, epsilon=5.0, delta=delta, bound=1.0, random_state=0, noise_seed=seed, **kw)  # noqa: E731

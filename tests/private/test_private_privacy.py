@@ -21,7 +21,8 @@ D = 6
 def _settings(f: str, d: int = D, **extra) -> dict:
     bandwidth = 1.0 if f in KERNELS else None
     n_components = 16 if f in KERNELS else None
-    kw = dict(bound=1.0, bandwidth=bandwidth, n_components=n_components, random_state=0) | extra
+    p = 1.5 if f == "lp" else None
+    kw = dict(bound=1.0, bandwidth=bandwidth, n_components=n_components, p=p, random_state=0) | extra
     return PrivateSummary(f, epsilon=1.0, **kw)._settings(d)
 
 
@@ -137,7 +138,7 @@ def test_released_noise_has_the_declared_scale() -> None:
 # -- the empirical audit ------------------------------------------------------------------------------
 def _releases(f: str, X: np.ndarray, n: int, seed: int, delta: float = 0.0, epsilon: float = 1.0) -> tuple[list[dict], dict]:
     """``n`` independent releases of ``X`` (one call: ``n`` groups holding a copy of ``X`` each)."""
-    extra = {"depth": 1} if f == "l1" else {}
+    extra = {"depth": 1} if f == "l1" else {"depth": 2, "p": 1.5} if f == "lp" else {}
     s = PrivateSummary(f, epsilon=epsilon, delta=delta, bound=1.0, bandwidth=1.0 if f in KERNELS else None, **extra)._settings(
         X.shape[1]
     )
@@ -182,7 +183,9 @@ def _audit(f: str, *, delta: float = 0.0, epsilon: float = 1.0, n: int = 3000) -
     return worst
 
 
-@pytest.mark.parametrize("f, delta", [("l1", 0.0), ("linear", 0.0), ("linear", 1e-5), ("gaussian", 0.0), ("sqeuclidean", 0.0)])
+@pytest.mark.parametrize(
+    "f, delta", [("l1", 0.0), ("lp", 0.0), ("linear", 0.0), ("linear", 1e-5), ("gaussian", 0.0), ("sqeuclidean", 0.0)]
+)
 def test_audit_neighbours_are_within_e_to_the_epsilon(f: str, delta: float) -> None:
     assert _audit(f, delta=delta) <= math.exp(1.0)
 

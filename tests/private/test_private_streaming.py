@@ -31,7 +31,7 @@ def stored(tmp_path_factory) -> tuple[np.ndarray, Path]:
 @pytest.mark.parametrize("f", FUNCTIONS)
 def test_a_memmap_in_blocks_gives_the_release_of_the_rows_in_memory(f: str, stored, monkeypatch) -> None:
     X, path = stored
-    kw = {"bandwidth": 8.0 if f == "laplacian" else 1.0, "n_components": 64} if f in KERNELS else {}
+    kw = {"bandwidth": 8.0 if f == "laplacian" else 1.0, "n_components": 64} if f in KERNELS else {"p": 0.5} if f == "lp" else {}
     make = lambda: PrivateSummary(f, epsilon=1.0, bound=1.0, random_state=0, noise_seed=3, **kw)  # noqa: E731
     whole = make().fit(X.astype(np.float32))
     monkeypatch.setattr(_summary, "_BLOCK_VALUES", 24 * 700)  # blocks of 700 rows: 8 of them, the last one short

@@ -36,7 +36,7 @@ __all__ = ["public_bound", "check_bound", "bound_meaning"]
 
 def bound_meaning(f: str) -> str:
     """What ``bound`` means for function ``f``: a coordinate's magnitude (``l1``) or a row's L2 norm."""
-    return "the largest |value| of a coordinate" if f == "l1" else "the largest L2 norm of a row"
+    return "the largest |value| of a coordinate" if f in ("l1", "lp") else "the largest L2 norm of a row"
 
 
 def check_bound(value: Any, owner: str, f: str) -> float:
@@ -70,7 +70,7 @@ def public_bound(public: Any, f: str = "l1", *, quantile: float = 1.0, margin: f
         Rows nobody needs to keep private that come from the same model as the private rows:
         query vectors, a public corpus, synthetic data.
     f : str
-        ``"l1"``: the bound is on a coordinate's magnitude; any other function: on a row's L2 norm.
+        ``"l1"``, ``"lp"``: the bound is on a coordinate's magnitude; any other function: on a row's L2 norm.
     quantile : float
         Which quantile of the magnitudes (``l1``) or norms to start from, in (0, 1]; 1 (default) is the
         largest. A lower quantile clips the private rows' rare extreme values (a small bias) for less
@@ -88,7 +88,7 @@ def public_bound(public: Any, f: str = "l1", *, quantile: float = 1.0, margin: f
         raise ParameterError(f"The 'quantile' parameter of public_bound must be in (0, 1]. Got {quantile!r}.")
     if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not math.isfinite(margin) or margin < 1:
         raise ParameterError(f"The 'margin' parameter of public_bound must be a finite number >= 1. Got {margin!r}.")
-    if f == "l1":
+    if f in ("l1", "lp"):
         if quantile == 1.0:
             value = max(float(np.abs(X[sl]).max()) for sl in iter_slices(len(X), 65536))
         else:

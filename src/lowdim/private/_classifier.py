@@ -50,12 +50,12 @@ from ._files import read_release, write_release
 from ._kde import COUNT_SHARE
 from ._l1 import tree_tables
 from ._record import PrivacyBudget, PrivacyRecord
-from ._summary import PrivateSummary, _tree_bound, answer, draw_public, release_groups, released_count
+from ._summary import TREES, PrivateSummary, _tree_bound, answer, draw_public, release_groups, released_count
 
 __all__ = ["PrivateClassifier"]
 
 KIND = "lowdim.private.PrivateClassifier"
-_DISTANCES = ("l1", "l2", "sqeuclidean")
+_DISTANCES = ("l1", "l2", "lp", "sqeuclidean")
 
 
 def _json_label(value: Any) -> Any:
@@ -74,7 +74,7 @@ class PrivateClassifier:
     ----------
     f : str
         The similarity, as in :class:`~lowdim.private.PrivateSummary` (default ``"linear"``: the class mean).
-    epsilon, delta, bound, bandwidth, n_components, depth, random_state, noise_seed
+    epsilon, delta, bound, bandwidth, n_components, depth, p, random_state, noise_seed
         As in :class:`~lowdim.private.PrivateSummary`; every class's summary has this (ε, δ), and
         together they are (ε, δ)-DP.
     score : {"cosine", "mean"}, optional
@@ -105,6 +105,7 @@ class PrivateClassifier:
         bandwidth: float | None = None,
         n_components: int | None = None,
         depth: int | None = None,
+        p: float | None = None,
         score: str | None = None,
         classes: Any = None,
         temperature: float = 0.05,
@@ -118,6 +119,7 @@ class PrivateClassifier:
         self.bandwidth = bandwidth
         self.n_components = n_components
         self.depth = depth
+        self.p = p
         self.score = score
         self.classes = classes
         self.temperature = temperature
@@ -133,6 +135,7 @@ class PrivateClassifier:
             bandwidth=self.bandwidth,
             n_components=self.n_components,
             depth=self.depth,
+            p=self.p,
             random_state=self.random_state,
             noise_seed=self.noise_seed,
         )
@@ -220,9 +223,7 @@ class PrivateClassifier:
     ) -> None:
         self.settings_, self.score_, self.n_features_in_ = s, score, d
         self.classes_, self.public_, self.released_, self.record_ = classes, public, released, record
-        self.counts_ = np.array(
-            [released_count(s, r) if score == "mean" or s["f"] in ("l1", "l2") else math.nan for r in released]
-        )
+        self.counts_ = np.array([released_count(s, r) if score == "mean" or s["f"] in TREES else math.nan for r in released])
         self._tables: list[Any] = [None] * len(released)
 
     def _check_fitted(self) -> None:
@@ -322,7 +323,13 @@ class PrivateClassifier:
         meta, arrays = read_release(path, kind=KIND)
         s = dict(meta["settings"])
         obj = cls(
-            s["f"], epsilon=s["epsilon"], delta=s["delta"], bound=s["bound"], bandwidth=s.get("bandwidth"), score=meta["score"]
+            s["f"],
+            epsilon=s["epsilon"],
+            delta=s["delta"],
+            bound=s["bound"],
+            bandwidth=s.get("bandwidth"),
+            p=s.get("p"),
+            score=meta["score"],
         )
         obj.temperature = float(meta["temperature"])
         classes = np.asarray(meta["classes"])

@@ -44,6 +44,7 @@ _Bound = Annotated[
     typer.Option(help="Public clip bound: largest |coordinate| for l1, largest L2 norm otherwise (1 for unit vectors)."),
 ]
 _Bandwidth = Annotated[float | None, typer.Option(help="Kernel bandwidth sigma (kernels only).")]
+_P = Annotated[float | None, typer.Option("--p", help="The exponent of f=lp, in (0, 2]: sums of ||x - y||_p^p.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -83,7 +84,7 @@ def build(
     data: Annotated[Path, typer.Argument(help="A vector file (.npy, .fvecs, .hdf5, .parquet) of the private rows.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the summary (.npz).")],
     f: Annotated[
-        str, typer.Option("--f", help="l1, l2, sqeuclidean, linear, gaussian, exponential, cauchy or laplacian.")
+        str, typer.Option("--f", help="l1, l2, lp (with --p), sqeuclidean, linear, gaussian, exponential, cauchy or laplacian.")
     ] = "gaussian",
     epsilon: Annotated[float | None, typer.Option(help="Privacy budget (> 0; smaller is more private).")] = None,
     delta: _Delta = 0.0,
@@ -97,7 +98,8 @@ def build(
     ] = None,
     bandwidth: _Bandwidth = None,
     components: Annotated[int | None, typer.Option(help="Random features (kernels) or rotated coordinates (l2).")] = None,
-    depth: Annotated[int | None, typer.Option(help="Levels of the l1 trees (l1, l2; default 10).")] = None,
+    depth: Annotated[int | None, typer.Option(help="Levels of the l1 trees (l1, l2, lp; default 10).")] = None,
+    p: _P = None,
     seed: Annotated[
         int | None, typer.Option(help="Seed of the public random draws (the noise always uses fresh entropy).")
     ] = None,
@@ -109,7 +111,15 @@ def build(
 
     eps, bound = _release_settings(f, epsilon, output, ledger, budget, bound, bound_from)
     summary = PrivateSummary(
-        f, epsilon=eps, delta=delta, bound=bound, bandwidth=bandwidth, n_components=components, depth=depth, random_state=seed
+        f,
+        epsilon=eps,
+        delta=delta,
+        bound=bound,
+        bandwidth=bandwidth,
+        n_components=components,
+        depth=depth,
+        p=p,
+        random_state=seed,
     )
     summary._settings(1)  # refuse bad settings before reading the data
     X = _read(data, "DATA", stream=True)
@@ -291,7 +301,8 @@ def classify(
     ] = None,
     bandwidth: _Bandwidth = None,
     components: Annotated[int | None, typer.Option(help="Random features (kernels) or rotated coordinates (l2).")] = None,
-    depth: Annotated[int | None, typer.Option(help="Levels of the l1 trees (l1, l2).")] = None,
+    depth: Annotated[int | None, typer.Option(help="Levels of the l1 trees (l1, l2, lp).")] = None,
+    p: _P = None,
     score: Annotated[
         str | None, typer.Option(help="cosine (to the class's noisy sum; linear and kernels) or mean (average similarity).")
     ] = None,
@@ -319,6 +330,7 @@ def classify(
         bandwidth=bandwidth,
         n_components=components,
         depth=depth,
+        p=p,
         score=score,
         classes=declared,
         random_state=seed,

@@ -60,7 +60,7 @@ __all__ = [
 #: kernels with random features, and the distance each is a function of
 KERNELS = {"gaussian": "l2", "exponential": "l2", "cauchy": "l2", "laplacian": "l1"}
 #: every similarity function a summary answers: distances, inner product, kernels
-FUNCTIONS = ("l1", "l2", "sqeuclidean", "linear", *KERNELS)
+FUNCTIONS = ("l1", "l2", "lp", "sqeuclidean", "linear", *KERNELS)
 
 
 def _orthogonal(d: int, rows: int, rng: np.random.Generator) -> np.ndarray:

@@ -24,6 +24,7 @@ from ..arrays import iter_slices
 from ..exceptions import ParameterError
 from ..validation import check_choice, check_embeddings, check_positive_int
 from ._embed import FUNCTIONS, KERNELS, kernel_of_distance
+from ._lp import check_p
 
 __all__ = ["exact_sums"]
 
@@ -35,10 +36,12 @@ def _distances(kind: str, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     return sq if kind == "sq" else np.sqrt(sq)
 
 
-def exact_sums(f: str, X: Any, Y: Any, *, bandwidth: float | None = None, block: int = 16384) -> np.ndarray:
+def exact_sums(
+    f: str, X: Any, Y: Any, *, bandwidth: float | None = None, p: float | None = None, block: int = 16384
+) -> np.ndarray:
     """``Σ_{x in X} f(x, y)`` for each row of ``Y``: float64 of shape (m,), computed in blocks of ``X``.
 
-    ``f`` is one of :data:`lowdim.private.FUNCTIONS`; kernels need ``bandwidth``. Rows are not
+    ``f`` is one of :data:`lowdim.private.FUNCTIONS`; kernels need ``bandwidth``, ``"lp"`` needs ``p``. Rows are not
     clipped here (a summary clips; compare on data within its bound).
     """
     check_choice(f, FUNCTIONS, "f", owner="exact_sums")
@@ -46,6 +49,8 @@ def exact_sums(f: str, X: Any, Y: Any, *, bandwidth: float | None = None, block:
         raise ParameterError(
             f"The 'bandwidth' parameter of exact_sums must be a number > 0 for the {f} kernel. Got {bandwidth!r}."
         )
+    if f == "lp":
+        p = check_p(p, "exact_sums")
     X = check_embeddings(X, name="X").astype(np.float64)
     Y = check_embeddings(Y, n_features=X.shape[1], name="Y", what="X").astype(np.float64)
     block = check_positive_int(block, "block", owner="exact_sums")
@@ -56,6 +61,8 @@ def exact_sums(f: str, X: Any, Y: Any, *, bandwidth: float | None = None, block:
             out += Y @ Xb.sum(0)
         elif f == "l1":
             out += _distances("l1", Xb, Y).sum(1)
+        elif f == "lp":
+            out += (cdist(Y, Xb, "minkowski", p=p) ** p).sum(1)  # (Σ|x_i - y_i|^p)^(1/p), raised back
         elif f == "l2":
             out += _distances("l2", Xb, Y).sum(1)
         elif f == "sqeuclidean":

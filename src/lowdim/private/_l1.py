@@ -145,8 +145,11 @@ def tree_blocks(k: int, *, bound: float, depth: int) -> dict[str, tuple[float, f
 
 
 def tree_count(released: dict[str, np.ndarray]) -> float:
-    """The number of rows, estimated from the noisy level-1 counts (every coordinate counts every row)."""
-    return float(released["counts_l1"].sum(axis=1).mean())
+    """The number of rows, from the shallowest released level's noisy counts (every coordinate counts every row)."""
+    level = 1
+    while f"counts_l{level + 1}" in released and not np.isfinite(released[f"counts_l{level}"]).all():
+        level += 1  # a level not released (lp skips the top ones) holds NaN
+    return float(released[f"counts_l{level}"].sum(axis=1).mean())
 
 
 def tree_tables(released: dict[str, np.ndarray], *, bound: float, depth: int) -> np.ndarray:

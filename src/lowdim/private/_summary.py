@@ -9,6 +9,7 @@ kept). ``query(Y)`` reads them: post-processing, so any number of queries costs 
 =============  ===========================================  ==============================================
 l1             ‖x − y‖₁                                     count-and-sum tree per coordinate (``_l1``)
 l2             ‖x − y‖₂                                     random rotation into ℓ1 (``_embed``), then l1
+lp             ‖x − y‖_p^p, 0 < p ≤ 2                       the l1 trees read to second order (``_lp``)
 sqeuclidean    ‖x − y‖₂²                                    noisy Σx, Σ‖x‖², n (``_kde``)
 linear         x · y                                        noisy Σx (``_kde``)
 gaussian       exp(−‖x − y‖₂² / (2σ²))                      random Fourier features (``_embed``, ``_kde``)
@@ -70,6 +71,7 @@ from ._exact import exact_sums
 from ._files import read_release, write_release
 from ._kde import COUNT_SHARE, clip_rows, feature_blocks, feature_sums, moment_blocks, moment_sums
 from ._l1 import DEFAULT_DEPTH, tree_blocks, tree_count, tree_leaves, tree_levels, tree_noise_variance, tree_query, tree_tables
+from ._lp import DESCENT, check_p, lp_blocks, lp_noise_variance, lp_query
 from ._mechanisms import add_noise, allocate, noise_scales
 from ._record import PrivacyBudget, PrivacyRecord, check_delta, check_epsilon
 
@@ -83,6 +85,8 @@ PROJECTED_CLIP = 3.0
 #: predicted random-feature error above which a bandwidth is warned about, and above which it is refused
 WARN_ERROR, REFUSE_ERROR = 0.05, 1.0
 _MAX_DEPTH = 16
+#: the functions answered from count-and-sum trees
+TREES = ("l1", "l2", "lp")
 # values per block when a release streams its rows (4M: a block of 384-wide rows is ~11,000 rows)
 _BLOCK_VALUES = 1 << 22
 
@@ -157,7 +161,9 @@ class PrivateSummary:
     n_components : int, optional
         Random features (kernels, even, default 2,048) or rotated coordinates (``"l2"``, default the width).
     depth : int, optional
-        Levels of the ℓ1 trees (``"l1"``, ``"l2"``; default 10, 1,024 leaves).
+        Levels of the ℓ1 trees (``"l1"``, ``"l2"``, ``"lp"``; default 10, 1,024 leaves).
+    p : float, optional
+        The exponent of ``"lp"`` (required there, in (0, 2]): sums of ``‖x − y‖_p^p``.
     random_state : int, optional
         Seed of the public draws (projection, frequencies). None: fresh entropy (they are stored anyway).
     noise_seed : int, optional
@@ -183,10 +189,12 @@ class PrivateSummary:
         bandwidth: float | None = None,
         n_components: int | None = None,
         depth: int | None = None,
+        p: float | None = None,
         random_state: int | None = None,
         noise_seed: int | None = None,
     ) -> None:
         self.f = f
+        self.p = p
         self.epsilon = epsilon
         self.delta = delta
         self.bound = bound
@@ -236,7 +244,7 @@ class PrivateSummary:
                 )
             else:
                 refuse("n_components", "it is computed in the rows' own coordinates")
-            if f in ("l1", "l2"):
+            if f in TREES:
                 depth = DEFAULT_DEPTH if self.depth is None else check_positive_int(self.depth, "depth", owner=owner)
                 if depth > _MAX_DEPTH:
                     raise ParameterError(
@@ -244,7 +252,13 @@ class PrivateSummary:
                     )
                 s["depth"] = depth
             else:
-                refuse("depth", "only l1 and l2 use trees")
+                refuse("depth", "only l1, l2 and lp use trees")
+        if f == "lp":
+            s["p"] = check_p(self.p, owner)
+            if s["depth"] < 2:
+                raise ParameterError(f"The 'depth' parameter of {owner} must be at least 2 for f='lp'. Got {s['depth']}.")
+        else:
+            refuse("p", "only lp has an exponent")
         return s
 
     def _check_bandwidth(self, s: dict[str, Any], d: int) -> None:
@@ -317,7 +331,7 @@ class PrivateSummary:
         """Estimates of ``Σ_x f(x, y)`` and of the mean for each row of ``Y`` (m, d): see :class:`Estimates`."""
         self._check_fitted()
         Y = check_embeddings(Y, n_features=self.n_features_in_, name="Y", what="this summary")
-        if self._tables is None and self.settings_["f"] in ("l1", "l2"):
+        if self._tables is None and self.settings_["f"] in ("l1", "l2"):  # lp reads the tree itself
             self._tables = tree_tables(self.released_, bound=_tree_bound(self.settings_), depth=self.settings_["depth"])
         sums = answer(self.settings_, self.public_, self.released_, self._tables, Y)
         count = self.count_
@@ -348,7 +362,7 @@ class PrivateSummary:
         """A summary written by :meth:`save`, ready to answer queries."""
         meta, arrays = read_release(path, kind=KIND)
         s = dict(meta["settings"])
-        obj = cls(s["f"], epsilon=s["epsilon"], delta=s["delta"], bound=s["bound"], bandwidth=s.get("bandwidth"))
+        obj = cls(s["f"], epsilon=s["epsilon"], delta=s["delta"], bound=s["bound"], bandwidth=s.get("bandwidth"), p=s.get("p"))
         obj.n_components, obj.depth, obj.random_state = s.get("n_components"), s.get("depth"), s.get("random_state")
         public = {k[len("public_") :]: v for k, v in arrays.items() if k.startswith("public_")}
         released = {k[len("released_") :]: v for k, v in arrays.items() if k.startswith("released_")}
@@ -383,7 +397,7 @@ def _block_statistics(
         return feature_sums(block, public["frequencies"], groups, n_groups)
     if f in ("linear", "sqeuclidean"):
         return moment_sums(clip_rows(block, s["bound"]), groups, n_groups)
-    V = block if f == "l1" else clip_rows(block, s["bound"]) @ public["projection"].T
+    V = clip_rows(block, s["bound"]) @ public["projection"].T if f == "l2" else block
     return tree_leaves(V, bound=_tree_bound(s), depth=s["depth"], groups=groups, n_groups=n_groups)
 
 
@@ -422,12 +436,22 @@ def _blocks(s: dict[str, Any], d: int) -> dict[str, tuple[float, float, float]]:
         return feature_blocks(s["n_components"] // 2)
     if f in ("linear", "sqeuclidean"):
         return moment_blocks(f, d, s["bound"])
+    if f == "lp":
+        return lp_blocks(d, bound=s["bound"], depth=s["depth"], p=s["p"])
     return tree_blocks(d if f == "l1" else s["n_components"], bound=_tree_bound(s), depth=s["depth"])
 
 
 def _mechanism(s: dict[str, Any], d: int) -> tuple[str, str, str]:
     """``(mechanism, clip, public)`` in words."""
     f, R = s["f"], s["bound"]
+    if f == "lp":
+        return (
+            f"dyadic count-and-sum tree per coordinate as for l1 (depth {s['depth']}, {1 << s['depth']} leaves over "
+            f"[-{R:g}, {R:g}], centred sums; the top {min(DESCENT, s['depth'] - 1)} levels not released), |x - y|^{s['p']:g} "
+            f"from each sibling's nodes {min(DESCENT, s['depth'] - 1)} levels down to second order",
+            f"each coordinate clipped to [-{R:g}, {R:g}]",
+            "none",
+        )
     if f == "l1":
         return (
             f"dyadic count-and-sum tree per coordinate (depth {s['depth']}, {1 << s['depth']} leaves over [-{R:g}, {R:g}], centred sums)",
@@ -514,8 +538,8 @@ def release_groups(
 
 
 def released_count(s: dict[str, Any], released: dict[str, np.ndarray]) -> float:
-    """The released row count (from the level-1 counts for trees), or NaN where none was released."""
-    if s["f"] in ("l1", "l2"):
+    """The released row count (from the shallowest released level for trees), or NaN where none was released."""
+    if s["f"] in TREES:
         return tree_count(released)
     return float(released["count"][0])
 
@@ -537,6 +561,8 @@ def noise_variance(s: dict[str, Any], public: dict[str, np.ndarray], record: Pri
         return sq * var["sum"]
     if f == "sqeuclidean":
         return var["sqnorm"] + 4.0 * sq * var["sum"] + sq * sq * var["count"]
+    if f == "lp":
+        return lp_noise_variance(var, Y64, bound=s["bound"], depth=s["depth"], p=s["p"])
     V = Y64 if f == "l1" else (Y @ public["projection"].T).astype(np.float64)  # the projection answer() uses
     out = tree_noise_variance(var, V, bound=_tree_bound(s), depth=s["depth"])
     return out if f == "l1" else out / (s["n_components"] * l1_constant(Y.shape[1])) ** 2
@@ -554,6 +580,8 @@ def answer(
         out = released["sqnorm"][0] - 2.0 * (Y64 @ released["sum"]) + released["count"][0] * np.einsum("ij,ij->i", Y64, Y64)
     elif f in KERNELS:
         out = random_features(Y, public["frequencies"]).astype(np.float64) @ released["features"]
+    elif f == "lp":
+        out = lp_query(released, Y, bound=s["bound"], depth=s["depth"], p=s["p"])
     else:
         if tables is None:
             tables = tree_tables(released, bound=_tree_bound(s), depth=s["depth"])
