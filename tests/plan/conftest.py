@@ -23,6 +23,15 @@ def lowrank_plan(lowrank):
 
 
 @pytest.fixture(scope="session")
+def given_plan(lowrank):
+    """A plan of the synthetic corpus for the given fresh queries, ground truth computed (target 0.9, rerank <= 2, <= 16 B)."""
+    from lowdim.plan import plan
+
+    X, Q = lowrank
+    return plan(X, queries=Q, target_recall=0.9, max_rerank=2, max_bytes=16)
+
+
+@pytest.fixture(scope="session")
 def harder(make_data):
     """(corpus (3000, 64), queries (300, 64)) of intrinsic dimension 24: ladders are bisected, not met at their foot."""
     X = make_data(3300, 64, 24, seed=4)

@@ -263,11 +263,12 @@ def test_bad_input_is_a_one_line_lowdim_error(small):
 
 
 def test_on_wordnet_rabitq_and_pq_match_lowdim_and_refine_reaches_high_recall(wordnet):
-    """Real data: a 5,000-row cut of wordnet-minilm, 200 real queries, exact neighbours on the cut.
+    """Real data: a 2,500-row cut of wordnet-minilm, 200 real queries, exact neighbours on the cut.
 
-    Training the two PQ48 codebooks (lowdim's and FAISS's) is nearly all of this test's time, and grows with the cut.
+    Training the two PQ48 codebooks (lowdim's and FAISS's) is nearly all of this test's time, and grows with the cut
+    (5,000 rows: 3x the time for the same recalls within 0.006).
     """
-    corpus = np.asarray(wordnet.corpus[:5_000])
+    corpus = np.asarray(wordnet.corpus[:2_500])
     queries = np.asarray(wordnet.queries[:200], np.float32)
     _, gt = exact_knn(corpus, queries, K, metric="cosine")
     fits = SharedFits(corpus, metric="cosine", seed=0)

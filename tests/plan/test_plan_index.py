@@ -24,7 +24,8 @@ def _clusters(n: int, d: int = 32, *, seed: int = 0) -> np.ndarray:
 @pytest.fixture(scope="module")
 def ivf_plan():
     X = _clusters(12000)
-    return X, plan(X, target_recall=0.9, max_rerank=4, max_bytes=32, index="ivf", faiss=False)
+    # codecs fitted on 4,000 rows (the same recommendation and index as on all 12,000, in 2/3 of the time)
+    return X, plan(X, target_recall=0.9, max_rerank=4, max_bytes=32, index="ivf", faiss=False, train_size=4000)
 
 
 def test_the_smallest_accepted_nprobe_with_the_ceiling_apart(ivf_plan):

@@ -142,12 +142,12 @@ def test_pareto_front_and_recommendation_are_consistent(lowrank_plan):
     assert all(c.ram_bytes_per_vector >= rec.ram_bytes_per_vector for c in p.candidates if c.meets_target)
 
 
-def test_given_queries_and_dataset(lowrank):
+def test_given_queries_and_dataset(lowrank, given_plan):
     X, Q = lowrank
     _, gt = exact_knn(X, Q, 10, metric="cosine")
     p = plan(Dataset(corpus=X, queries=Q, gt=gt), target_recall=0.9, max_rerank=2, max_bytes=16)
     assert p.n == len(X) and p.n_queries == len(Q) and p.queries_source.startswith("given")
-    q = plan(X, queries=Q, target_recall=0.9, max_rerank=2, max_bytes=16)  # gt computed
+    q = given_plan  # the same corpus, queries and settings, gt computed
     assert [c.recall for c in q.candidates] == pytest.approx([c.recall for c in p.candidates])
 
 

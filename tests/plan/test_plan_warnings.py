@@ -18,9 +18,8 @@ def test_held_out_queries_are_flagged(lowrank_plan):
     assert any(w.startswith("the queries are held-out corpus rows") for w in lowrank_plan.warnings)
 
 
-def test_given_queries_are_not_flagged(lowrank):
-    X, Q = lowrank
-    p = plan(X, queries=Q, target_recall=0.9, max_rerank=2, max_bytes=8)
+def test_given_queries_are_not_flagged(given_plan):
+    p = given_plan
     assert not any("held-out" in w for w in p.warnings)
     assert any(w.startswith("binary codes keep only 64 bits") for w in p.warnings)  # d=64, from the diagnosis
 

@@ -55,6 +55,8 @@ def test_planned_collection_searches_with_the_planned_codes(cut):
             "--max-rerank",
             "4",
             "--no-faiss",  # the planned codes are what this tests; FAISS's frontier is tested in tests/plan
+            "--max-bytes",  # the same recommendation (opq32/pq32x8+rerank4) without fitting the larger steps
+            "32",
             "--json",
             str(tmp / "p.json"),
         ]

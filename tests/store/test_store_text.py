@@ -86,7 +86,7 @@ def test_text_cli(tmp_path, docs):
     assert r.exit_code != 0
 
 
-DEMO_DOCS = 3_000  # of the bundled 10,000: embedding the glosses is most of the demo's time
+DEMO_DOCS = 1_500  # of the bundled 10,000: embedding and planning them are most of the demo's time
 
 
 @pytest.fixture
@@ -118,7 +118,7 @@ def small_bundle(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path, small_bundle):
-    """`lowdim demo` as a user runs it (on 3,000 of its 10,000 glosses): real embeddings, a planned spec, measured quality."""
+    """`lowdim demo` as a user runs it (on 1,500 of its 10,000 glosses): real embeddings, a planned spec, measured quality."""
     from lowdim._demo import run_demo
 
     rep = run_demo(tmp_path / "demo")
