@@ -17,9 +17,11 @@ exports ask them instead of matching keywords.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -388,6 +390,25 @@ class Quantizer(Codec):
         if arr.ndim != 2 or arr.shape[1] != self.code_size:
             raise DimensionError(f"{name} have shape {arr.shape}; expected (n, {self.code_size}) for this {self.to_spec()} codec")
         return np.ascontiguousarray(arr)
+
+
+@contextlib.contextmanager
+def blas_kmeans() -> Iterator[None]:
+    """FAISS's BLAS distances for k-means inside the block (training PQ, OPQ, IVF on fewer than 128,000 rows).
+
+    FAISS 1.15 assigns points to centroids with a direct loop below ``distance_compute_blas_threshold``
+    (128,000) points. On this kind of machine that loop is 5-25x slower than BLAS: ``pq48x8`` on 5,000
+    wordnet rows trains in 5.3 s against 0.6 s (20,000 rows: 2.5 s either way), with the same centroids.
+    Same k-means on the same rows; the distances differ in rounding only.
+    """
+    import faiss
+
+    before = faiss.cvar.distance_compute_blas_threshold
+    faiss.cvar.distance_compute_blas_threshold = 20
+    try:
+        yield
+    finally:
+        faiss.cvar.distance_compute_blas_threshold = before
 
 
 class quiet_native_stderr:

@@ -11,7 +11,7 @@ from ..arrays import sample_rows
 from ..exceptions import ParameterError, SpecError, ValidationError
 from ..search import PQScanner
 from ..validation import check_embeddings, check_positive_int
-from ._base import PQ_POINTS_PER_CENTROID, Args, FaissEquivalent, Quantizer, m_divides, quiet_native_stderr
+from ._base import PQ_POINTS_PER_CENTROID, Args, FaissEquivalent, Quantizer, blas_kmeans, m_divides, quiet_native_stderr
 
 __all__ = ["ProductQuantizer"]
 
@@ -121,7 +121,7 @@ class ProductQuantizer(Quantizer):
         pq = faiss.ProductQuantizer(X.shape[1], self.m, self.nbits)
         pq.cp.seed = int(self.random_state)
         pq.cp.verbose = False
-        with quiet_native_stderr():
+        with quiet_native_stderr(), blas_kmeans():
             pq.train(np.ascontiguousarray(X))
         self.centroids_ = faiss.vector_to_array(pq.centroids).reshape(self.m, ksub, -1).astype(np.float32)
         self.n_features_in_ = X.shape[1]

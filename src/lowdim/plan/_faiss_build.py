@@ -2,10 +2,10 @@
 
 :class:`BuiltIndex` is what :func:`lowdim.plan._faiss.measure_faiss_frontier` measures:
 
-- 8-bit PQ's k-means runs through FAISS's ``ProductQuantizer`` on the rows and with the
-  seed lowdim's ``pq`` gets, so that the codes equal the planner's ``pq<m>x8`` (up to
-  rounding below :data:`FAST_DSUB` dimensions per sub-quantizer, where BLAS distances
-  are used: :func:`kmeans_path`);
+- 8-bit PQ's k-means runs through FAISS's ``ProductQuantizer`` on the rows, with the
+  seed and the BLAS distances (:func:`kmeans_path`) lowdim's ``pq`` gets, so that the
+  codes equal the planner's ``pq<m>x8`` (up to rounding below :data:`FAST_DSUB`
+  dimensions per sub-quantizer, where the codes are computed through BLAS too);
 - OPQ takes the planner's own fitted rotation and codebooks when given its fits (the
   same OPQMatrix on the same rows, fitted once per plan), else trains FAISS's
   ``OPQMatrix`` with lowdim's 20 iterations;
@@ -22,7 +22,7 @@ import faiss
 import numpy as np
 
 from ..arrays import iter_slices, sample_indices
-from ..codecs import OPQ, quiet_native_stderr
+from ..codecs import OPQ, blas_kmeans, quiet_native_stderr
 from ._fit import OPQ_TRAIN_ROWS, PQ_TRAIN_ROWS
 
 __all__ = ["BuiltIndex", "kmeans_path", "BINARY_FACTORY", "FAST_DSUB"]
@@ -37,21 +37,14 @@ def _sign_bits(X: np.ndarray) -> np.ndarray:
 
 @contextlib.contextmanager
 def kmeans_path(dsub: int) -> Iterator[None]:
-    """FAISS's BLAS distances for k-means on sub-vectors of fewer than :data:`FAST_DSUB` dimensions.
+    """The k-means path lowdim's ``pq`` trains with: FAISS's BLAS distances (:func:`lowdim.codecs.blas_kmeans`).
 
-    FAISS 1.15 assigns points with a direct loop below 128,000 points (``distance_compute_blas_threshold``),
-    SIMD-fast from 8 dimensions only: on 1 to 6 it is 10-25x slower than BLAS (PQ96 to PQ384 on 384-d
-    would take minutes). Same k-means, same rows; the distances differ in rounding.
+    FAISS 1.15 assigns points with a direct loop below 128,000 points, 5-25x slower than BLAS (on 1 to 6
+    dimensions per sub-vector PQ96 to PQ384 on 384-d would take minutes; ``pq48x8`` on 5,000 rows 5.3 s
+    against 0.6 s). ``dsub`` is kept for the callers; every width takes the same path as lowdim's codec.
     """
-    if dsub >= FAST_DSUB:  # the direct loop is as fast there, and gives lowdim's pq its exact codes
+    with blas_kmeans():
         yield
-        return
-    before = faiss.cvar.distance_compute_blas_threshold
-    faiss.cvar.distance_compute_blas_threshold = 20
-    try:
-        yield
-    finally:
-        faiss.cvar.distance_compute_blas_threshold = before
 
 
 def _pq_codes(pq: Any, X: np.ndarray) -> np.ndarray:
