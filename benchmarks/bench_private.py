@@ -4,7 +4,7 @@ What it measures, on wordnet-minilm (116,697 unit-norm MiniLM rows; an 80/20 spl
 93,357 private rows, queries drawn from the other 23,340) and, as an out-of-distribution check,
 on the old model's vectors of wordnet-compat (paraphrase-MiniLM-L3, 30,000 rows, same split):
 
-1. **Sums.** Median relative error of ``Σ_x f(x, y)`` for ``l1``, ``l2`` and the Gaussian kernel
+1. **Sums.** Median relative error of ``Σ_x f(x, y)`` for ``l1``, ``l2``, ``lp`` (p = 0.5, 1.5) and the Gaussian kernel
    (σ = 1) at ε = 0.1, 1, 10 (pure ε-DP, Laplace noise; and ε = 1, 10 at δ = 1e-5), over several releases, split into what the
    approximation costs (the same summary without noise: the ℓ2 → ℓ1 rotation, the random features, the
    leaf width) and what privacy costs (private minus noiseless answer); single-thread query time
@@ -66,12 +66,14 @@ def sums_table(name: str, X: np.ndarray, Q: np.ndarray, l1_bound: float, release
     settings = [
         ("l1", {"bound": l1_bound}),
         ("l2", {"bound": 1.0}),
+        ("lp", {"bound": l1_bound, "p": 0.5}),
+        ("lp", {"bound": l1_bound, "p": 1.5}),
         ("gaussian", {"bound": 1.0, "bandwidth": 1.0}),
         ("gaussian", {"bound": 1.0, "bandwidth": round(1 / math.sqrt(2), 4)}),
     ]
     for f, kw in settings:
-        label = f + (f" s={kw['bandwidth']:g}" if "bandwidth" in kw else "")
-        exact = exact_sums(f, X, Q, bandwidth=kw.get("bandwidth"))
+        label = f + (f" s={kw['bandwidth']:g}" if "bandwidth" in kw else "") + (f" p={kw['p']:g}" if "p" in kw else "")
+        exact = exact_sums(f, X, Q, bandwidth=kw.get("bandwidth"), p=kw.get("p"))
         noiseless = PrivateSummary(f, epsilon=1e12, random_state=0, noise_seed=0, **kw).fit(X).query(Q).sums
         approx = float(np.median(np.abs(noiseless - exact) / exact))
         for eps, delta in PRIVACY:
@@ -95,6 +97,7 @@ def sums_table(name: str, X: np.ndarray, Q: np.ndarray, l1_bound: float, release
                 "data": name,
                 "f": f,
                 "bandwidth": kw.get("bandwidth"),
+                "p": kw.get("p"),
                 "epsilon": eps,
                 "delta": delta,
                 "median_rel_error": float(np.median(errs)),

@@ -89,7 +89,7 @@ def test_save_load_predicts_the_same(f: str, kw: dict, blobs, tmp_path) -> None:
     assert loaded.record_ == clf.record_
 
 
-@pytest.mark.parametrize("f", ["linear", "sqeuclidean", "l2", "l1"])
+@pytest.mark.parametrize("f", ["linear", "sqeuclidean", "l2", "l1", "lp"])
 def test_an_empty_declared_class_takes_no_predictions_under_mean_scores(f: str) -> None:
     """A declared class with no rows releases noise only: its noisy size must not make it look closest."""
     rng = np.random.default_rng(0)
@@ -99,8 +99,15 @@ def test_an_empty_declared_class_takes_no_predictions_under_mean_scores(f: str) 
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     for seed in range(3):
         clf = PrivateClassifier(
-            f, epsilon=1.0, delta=1e-5, bound=1.0, score="mean", classes=[0, 1, 2, 3, 4], noise_seed=seed
+            f,
+            epsilon=1.0,
+            delta=1e-5,
+            bound=1.0,
+            p=1.5 if f == "lp" else None,
+            score="mean",
+            classes=[0, 1, 2, 3, 4],
+            noise_seed=seed,
         ).fit(X, y)
         pred = clf.predict(X)
-        assert np.mean(pred == 4) < 0.02 and np.mean(pred == y) > 0.9, (f, seed)
+        assert np.mean(pred == 4) < 0.02 and np.mean(pred == y) > (0.8 if f == "lp" else 0.9), (f, seed)  # lp: 2^3 nodes a level
         assert np.allclose(clf.predict_proba(X[:5]).sum(axis=1), 1.0)

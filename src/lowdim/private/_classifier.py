@@ -50,7 +50,7 @@ from ._files import read_release, write_release
 from ._kde import COUNT_SHARE
 from ._l1 import tree_tables
 from ._record import PrivacyBudget, PrivacyRecord
-from ._summary import TREES, PrivateSummary, _tree_bound, answer, draw_public, release_groups, released_count
+from ._summary import TREES, PrivateSummary, _tree_bound, answer, draw_public, noise_variances, release_groups, released_count
 
 __all__ = ["PrivateClassifier"]
 
@@ -269,11 +269,13 @@ class PrivateClassifier:
     def _count_floor(self) -> float:
         """Three standard deviations of a released class size's noise (at least 1): public, so post-processing."""
         r = self.record_
-        var = {b: (v * v if r.noise == "gaussian" else 2.0 * v * v) for b, v in r.noise_scales.items() if math.isfinite(v)}
+        var = {b: v for b, v in noise_variances(r).items() if math.isfinite(v)}
+        levels = sorted(int(b[len("counts_l") :]) for b in var if b.startswith("counts_l"))
         if "count" in var:
             std = math.sqrt(var["count"])
-        elif "counts_l1" in var:  # trees: the count is the mean over k coordinates of two level-1 nodes
-            std = math.sqrt(2.0 * var["counts_l1"] / self.released_[0]["counts_l1"].shape[0])
+        elif levels:  # trees: the count is the mean over k coordinates of the 2^L nodes of the shallowest released level
+            top = levels[0]
+            std = math.sqrt((1 << top) * var[f"counts_l{top}"] / self.released_[0][f"counts_l{top}"].shape[0])
         else:
             std = 0.0
         return max(1.0, 3.0 * std)

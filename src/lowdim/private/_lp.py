@@ -40,7 +40,7 @@ import numpy as np
 
 from ..arrays import iter_slices
 
-__all__ = ["DESCENT", "lp_blocks", "lp_query", "lp_noise_variance", "check_p"]
+__all__ = ["DESCENT", "lp_blocks", "lp_query", "lp_query_with_noise", "lp_noise_variance", "check_p"]
 
 #: levels a sibling node is read below its own (2^DESCENT nodes each)
 DESCENT = 3
@@ -148,21 +148,45 @@ def lp_query(
     released: dict[str, np.ndarray], Y: np.ndarray, *, bound: float, depth: int, p: float, block: int = 256
 ) -> np.ndarray:
     """Estimates of ``Σ_x ‖x − y‖_p^p`` for each row of ``Y`` (m, k) from a (noisy) tree: float64 (m,)."""
+    return lp_query_with_noise(released, None, Y, bound=bound, depth=depth, p=p, block=block)[0]
+
+
+def lp_query_with_noise(
+    released: dict[str, np.ndarray],
+    variances: dict[str, float] | None,
+    Y: np.ndarray,
+    *,
+    bound: float,
+    depth: int,
+    p: float,
+    block: int = 256,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`lp_query`'s estimates and, given the blocks' noise ``variances``, :func:`lp_noise_variance`'s, in one pass."""
     m, k = Y.shape
     out = np.empty(m)
+    var = None if variances is None else np.empty(m)
     for sl in iter_slices(m, block):
         y = Y[sl].astype(np.float64)
         total = np.zeros(len(y))
-        for _, w_count, g1, stats in _terms(released, y, bound=bound, depth=depth, p=p, noise=False):
+        spread = np.zeros(len(y))
+        for read, w_count, g1, stats in _terms(released, y, bound=bound, depth=depth, p=p, noise=False):
             counts, sums = stats
             total += (w_count * counts).sum(axis=(1, 2)) + (g1 * sums).sum(axis=(1, 2))
+            if variances is not None:
+                spread += np.square(w_count, dtype=np.float64).sum(axis=(1, 2)) * variances[f"counts_l{read}"]
+                spread += np.square(g1, dtype=np.float64).sum(axis=(1, 2)) * variances[f"sums_l{read}"]
         b = _leaf(y, bound, depth)
         flat = b + np.arange(k) * (1 << depth)
         w_count, w_sum = _own_leaf_weights(y, b, bound, depth, p)
         own = w_count * released[f"counts_l{depth}"].ravel()[flat] + w_sum * released[f"sums_l{depth}"].ravel()[flat]
         total += own.sum(axis=1)
         out[sl] = total
-    return out
+        if var is not None and variances is not None:
+            leaf_var = (w_count**2).sum(axis=1) * variances[f"counts_l{depth}"] + (w_sum**2).sum(axis=1) * variances[
+                f"sums_l{depth}"
+            ]
+            var[sl] = spread + leaf_var
+    return out, var
 
 
 def lp_noise_variance(

@@ -71,7 +71,7 @@ from ._exact import exact_sums
 from ._files import read_release, write_release
 from ._kde import COUNT_SHARE, clip_rows, feature_blocks, feature_sums, moment_blocks, moment_sums
 from ._l1 import DEFAULT_DEPTH, tree_blocks, tree_count, tree_leaves, tree_levels, tree_noise_variance, tree_query, tree_tables
-from ._lp import DESCENT, check_p, lp_blocks, lp_noise_variance, lp_query
+from ._lp import DESCENT, check_p, lp_blocks, lp_noise_variance, lp_query, lp_query_with_noise
 from ._mechanisms import add_noise, allocate, noise_scales
 from ._record import PrivacyBudget, PrivacyRecord, check_delta, check_epsilon
 
@@ -333,11 +333,19 @@ class PrivateSummary:
         Y = check_embeddings(Y, n_features=self.n_features_in_, name="Y", what="this summary")
         if self._tables is None and self.settings_["f"] in ("l1", "l2"):  # lp reads the tree itself
             self._tables = tree_tables(self.released_, bound=_tree_bound(self.settings_), depth=self.settings_["depth"])
-        sums = answer(self.settings_, self.public_, self.released_, self._tables, Y)
+        s = self.settings_
+        if s["f"] == "lp":  # one pass over the tree for both (the weights are most of the cost)
+            raw, var = lp_query_with_noise(
+                self.released_, noise_variances(self.record_), Y, bound=s["bound"], depth=s["depth"], p=s["p"]
+            )
+            assert var is not None  # asked for
+            sums, variance = np.maximum(raw, 0.0), var
+        else:
+            sums = answer(s, self.public_, self.released_, self._tables, Y)
+            variance = noise_variance(s, self.public_, self.record_, Y)
         count = self.count_
         means = sums / max(count, 1.0) if math.isfinite(count) else np.full(len(sums), np.nan)
-        std = np.sqrt(noise_variance(self.settings_, self.public_, self.record_, Y))
-        return Estimates(sums, means, count, std)
+        return Estimates(sums, means, count, np.sqrt(variance))
 
     def info(self) -> dict[str, Any]:
         """Settings, width, released row count and the privacy record, as plain data."""
@@ -544,6 +552,11 @@ def released_count(s: dict[str, Any], released: dict[str, np.ndarray]) -> float:
     return float(released["count"][0])
 
 
+def noise_variances(record: PrivacyRecord) -> dict[str, float]:
+    """Each released block's per-entry noise variance: ``2 b²`` (Laplace) or ``σ²`` (Gaussian)."""
+    return {b: (v * v if record.noise == "gaussian" else 2.0 * v * v) for b, v in record.noise_scales.items()}
+
+
 def noise_variance(s: dict[str, Any], public: dict[str, np.ndarray], record: PrivacyRecord, Y: np.ndarray) -> np.ndarray:
     """Variance of the privacy noise in :func:`answer`'s estimates for ``Y`` (m, d): float64 (m,), public numbers only.
 
@@ -551,7 +564,7 @@ def noise_variance(s: dict[str, Any], public: dict[str, np.ndarray], record: Pri
     ``σ²`` (Gaussian); an answer is linear in the entries (the l1 leaf's absolute value to first order),
     so the variances add up with the squared weights of the query's coefficients.
     """
-    var = {b: (v * v if record.noise == "gaussian" else 2.0 * v * v) for b, v in record.noise_scales.items()}
+    var = noise_variances(record)
     f = s["f"]
     Y64 = Y.astype(np.float64)
     if f in KERNELS:  # z(y) has unit norm
