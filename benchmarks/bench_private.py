@@ -17,8 +17,9 @@ on the old model's vectors of wordnet-compat (paraphrase-MiniLM-L3, 30,000 rows,
    references: class mean (cosine) and logistic regression.
 
 The public clip bounds are never read from the private rows: 1 (unit norm) for ℓ2 and the kernel;
-for ``l1``, ``lowdim.private.public_bound`` of the data set's public query vectors (``queries.npy``:
-2,000 lemma queries that are not corpus rows): their largest |coordinate|, plus 10%, rounded up.
+for ``l1`` and ``lp``, ``lowdim.private.public_bound`` of the data set's public query vectors
+(``queries.npy``: 2,000 lemma queries that are not corpus rows): the 99.9th percentile of their
+|coordinates|, plus 10%, rounded up.
 The sums are measured under pure ε-DP (Laplace noise, as in the paper) and again with Gaussian
 noise at δ = 1e-5. ``--data DIR`` (and ``--ood DIR``, ``--label-key``) run the same measurements on
 another data set laid out like wordnet-minilm.

@@ -5,7 +5,7 @@ so ``R`` is part of the privacy argument: it must not depend on the private rows
 from them is itself a release that nothing accounts for). It also sets the error: the ``l1``
 trees' noise grows with ``R``, so a bound far above the values the rows really take costs
 accuracy (on MiniLM embeddings, whose coordinates stay within about ±0.34, ``R = 1`` for ``l1``
-roughly triples the error at the same ε).
+roughly triples the error at the same ε, and even the largest public coordinate is loose: see ``quantile``).
 
 :func:`public_bound` takes it from rows that are *public*: query vectors, a public corpus embedded
 by the same model, synthetic data. Unit-norm embeddings need no data for the norm bound (1).
@@ -14,7 +14,7 @@ Examples
 --------
 >>> import numpy as np
 >>> public = np.array([[0.3, -0.1], [-0.25, 0.2]], np.float32)
->>> public_bound(public, "l1")      # largest |coordinate| 0.3, +10%, rounded up to 2 significant digits
+>>> public_bound(public, "l1", quantile=1.0)  # largest |coordinate| 0.3, +10%, rounded up to 2 significant digits
 0.33
 >>> public_bound(public, "l2", margin=1.0)  # largest norm 0.3202..., rounded up
 0.33
@@ -61,7 +61,7 @@ def _round_up(value: float, digits: int = 2) -> float:
     return round(math.ceil(value / scale * (1 - 1e-6)) * scale, 12)  # float32 norms of 1.0000001 stay 1.1, not 1.2
 
 
-def public_bound(public: Any, f: str = "l1", *, quantile: float = 1.0, margin: float = 1.1) -> float:
+def public_bound(public: Any, f: str = "l1", *, quantile: float = 0.999, margin: float = 1.1) -> float:
     """A clip bound for summaries of ``f``, read from *public* rows (never pass the private ones).
 
     Parameters
@@ -72,9 +72,11 @@ def public_bound(public: Any, f: str = "l1", *, quantile: float = 1.0, margin: f
     f : str
         ``"l1"``, ``"lp"``: the bound is on a coordinate's magnitude; any other function: on a row's L2 norm.
     quantile : float
-        Which quantile of the magnitudes (``l1``) or norms to start from, in (0, 1]; 1 (default) is the
-        largest. A lower quantile clips the private rows' rare extreme values (a small bias) for less
-        noise on everything else.
+        Which quantile of the magnitudes (``l1``, ``lp``) or norms to start from, in (0, 1]; 1 is the
+        largest. The default, 0.999, clips the private rows' rarest extreme values (a bias too small to
+        measure: l1's approximation error on wordnet-minilm stays at 0.001%) for much less noise on
+        everything else: l1 at ε = 1 0.57% against 0.96% with the largest, and on the old model's
+        vectors, whose largest coordinate is 2.2x the 99.9th percentile, lp (p = 1.5) 5% against 17-25%.
     margin : float
         Multiplier (≥ 1) for the private rows' values that go beyond the public rows' ones.
 

@@ -93,7 +93,7 @@ def build(
         Path | None,
         typer.Option(
             help="Take the bound from these PUBLIC rows (queries, a public corpus of the same model; never the private rows): "
-            "their largest |coordinate| (l1) or L2 norm, +10%."
+            "the 99.9th percentile of their |coordinates| (l1, lp) or L2 norms, +10%."
         ),
     ] = None,
     bandwidth: _Bandwidth = None,
