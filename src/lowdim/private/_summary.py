@@ -66,10 +66,10 @@ from .._version import __version__
 from ..exceptions import NotFittedError, ParameterError
 from ..validation import as_float_rows, check_choice, check_embeddings, check_positive_int, iter_blocks
 from ._bounds import check_bound
-from ._embed import FUNCTIONS, KERNELS, draw_frequencies, kernel_of_distance, l1_constant, random_features, rotation_rows
+from ._embed import FUNCTIONS, KERNELS, draw_frequencies, l1_constant, random_features, rotation_rows
 from ._exact import exact_sums
 from ._files import read_release, write_release
-from ._kde import COUNT_SHARE, clip_rows, feature_blocks, feature_sums, moment_blocks, moment_sums
+from ._kde import COUNT_SHARE, clip_rows, feature_blocks, feature_sums, moment_blocks, moment_sums, predicted_feature_error
 from ._l1 import DEFAULT_DEPTH, tree_blocks, tree_count, tree_leaves, tree_levels, tree_noise_variance, tree_query, tree_tables
 from ._lp import DESCENT, check_p, lp_blocks, lp_noise_variance, lp_query, lp_query_with_noise
 from ._mechanisms import add_noise, allocate, noise_scales
@@ -124,21 +124,6 @@ class Estimates:
         if self.noise_std is not None:
             out["noise_std"] = self.noise_std.tolist()
         return out
-
-
-def predicted_feature_error(kernel: str, *, bandwidth: float, bound: float, n_features: int, d: int) -> float:
-    """Predicted relative error of a random-feature KDE without noise, from public numbers only.
-
-    Two rows of norm ``R`` are typically about ``√2 R`` apart (ℓ1: ``√2 R √(2d/π)``), where the kernel is
-    ``k``. One pair's estimate has relative error ``(1 − k²) / (k √(2m))`` with ``m`` frequencies; over a
-    sum the errors partly cancel, by about 10x on real embeddings (measured on wordnet-minilm:
-    0.5% at σ = 1, 1.8% at σ = 0.7, 7.5% at σ = 0.5, with 1,024 frequencies and unit rows).
-    """
-    distance = math.sqrt(2.0) * bound * (math.sqrt(2.0 * d / math.pi) if KERNELS[kernel] == "l1" else 1.0)
-    k = float(kernel_of_distance(kernel, distance, bandwidth))
-    if k <= 0:
-        return math.inf
-    return 0.1 * (1.0 - k * k) / (k * math.sqrt(n_features))
 
 
 class PrivateSummary:
