@@ -39,8 +39,9 @@ import math
 import numpy as np
 
 from ..arrays import iter_slices
+from ._l1 import _leaf_of
 
-__all__ = ["DESCENT", "lp_blocks", "lp_query", "lp_query_with_noise", "lp_noise_variance", "check_p"]
+__all__ = ["DESCENT", "lp_blocks", "lp_query", "lp_query_with_noise", "check_p"]
 
 #: levels a sibling node is read below its own (2^DESCENT nodes each)
 DESCENT = 3
@@ -85,19 +86,23 @@ def lp_blocks(k: int, *, bound: float, depth: int, p: float) -> dict[str, tuple[
     return out
 
 
-def _leaf(V: np.ndarray, bound: float, depth: int) -> np.ndarray:
-    leaves = 1 << depth
-    b = np.floor((V + bound) * (leaves / (2.0 * bound)))
-    return np.clip(b, 0, leaves - 1).astype(np.int64)
+def _expansion(t: np.ndarray, p: float, width: float) -> tuple[np.ndarray, np.ndarray]:
+    """Weights ``(count, sum)`` of a node of ``width`` at ``t = c − y`` (never 0): ``|t|^p + ½ g''(t) w²/12`` and ``g'(t)``.
+
+    In ``t``'s dtype; one log and one exp instead of three powers.
+    """
+    inv = np.reciprocal(t)
+    g = np.exp(p * np.log(np.abs(t)))  # |t|^p
+    g1 = p * g * inv  # p |t|^(p−1) sign(t)
+    return g * (1 + (p * (p - 1) * width * width / 24.0) * inv * inv), g1
 
 
-def _terms(released: dict[str, np.ndarray], y: np.ndarray, *, bound: float, depth: int, p: float, noise: bool):
-    """Yield, per level, the weights (count, sum) of the nodes read and the nodes' (count, sum), or None with ``noise``.
+def _terms(released: dict[str, np.ndarray], y: np.ndarray, b: np.ndarray, *, bound: float, depth: int, p: float):
+    """Yield, per level, the weights (count, sum) of the nodes read (``y``'s leaves ``b``) and the nodes' counts and sums.
 
     The weights are float32 (their relative error, 1e-7, is far below the method's); the sums stay float64.
     """
     k = y.shape[1]
-    b = _leaf(y, bound, depth)
     descent = _descent(depth)
     for level in range(1, depth + 1):
         read = min(level + descent, depth)
@@ -106,22 +111,9 @@ def _terms(released: dict[str, np.ndarray], y: np.ndarray, *, bound: float, dept
         first = ((b >> (depth - level)) ^ 1) << shift  # (rows, k): the first node read under the sibling, at level `read`
         base = (-bound + (first + 0.5) * width - y).astype(np.float32)
         t = base[..., None] + np.arange(1 << shift, dtype=np.float32) * np.float32(width)  # (rows, k, 2^shift): c − y
-        inv = np.reciprocal(t)  # never 0: the nodes read lie outside y's own ancestor
-        g = np.abs(t)
-        np.log(g, out=g)
-        g *= np.float32(p)
-        np.exp(g, out=g)  # |t|^p: one log and one exp instead of three powers
-        g1 = g * inv
-        g1 *= np.float32(p)  # p |t|^(p−1) sign(t)
-        inv *= inv
-        inv *= np.float32(p * (p - 1) * width * width / 24.0)
-        inv += np.float32(1.0)
-        w_count = g * inv  # |t|^p + ½ g''(t) w²/12
-        if noise:
-            yield read, w_count, g1, None
-        else:
-            flat = first[..., None] + np.arange(1 << shift) + (np.arange(k) * (1 << read))[None, :, None]
-            yield read, w_count, g1, (released[f"counts_l{read}"].ravel()[flat], released[f"sums_l{read}"].ravel()[flat])
+        w_count, g1 = _expansion(t, p, width)  # t is never 0: the nodes read lie outside y's own ancestor
+        flat = first[..., None] + np.arange(1 << shift) + (np.arange(k) * (1 << read))[None, :, None]
+        yield read, w_count, g1, released[f"counts_l{read}"].ravel()[flat], released[f"sums_l{read}"].ravel()[flat]
 
 
 def _own_leaf_weights(y: np.ndarray, b: np.ndarray, bound: float, depth: int, p: float) -> tuple[np.ndarray, np.ndarray]:
@@ -137,10 +129,7 @@ def _own_leaf_weights(y: np.ndarray, b: np.ndarray, bound: float, depth: int, p:
     w_sum = np.zeros_like(y)
     out = np.abs(y) > bound
     if out.any():
-        t = (-bound + (b + 0.5) * width - y)[out]
-        a = np.abs(t)
-        w_count[out] = a**p + p * (p - 1) * a ** (p - 2) * (width * width / 24.0)
-        w_sum[out] = p * a ** (p - 1) * np.sign(t)
+        w_count[out], w_sum[out] = _expansion((-bound + (b + 0.5) * width - y)[out], p, width)
     return w_count, w_sum
 
 
@@ -161,7 +150,9 @@ def lp_query_with_noise(
     p: float,
     block: int = 256,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """:func:`lp_query`'s estimates and, given the blocks' noise ``variances``, :func:`lp_noise_variance`'s, in one pass."""
+    """:func:`lp_query`'s estimates and, given the blocks' noise ``variances``, the variance of their noise, in one pass.
+
+    The noise's variance: each weight squared times its block's per-entry variance, summed (independent entries)."""
     m, k = Y.shape
     out = np.empty(m)
     var = None if variances is None else np.empty(m)
@@ -169,13 +160,12 @@ def lp_query_with_noise(
         y = Y[sl].astype(np.float64)
         total = np.zeros(len(y))
         spread = np.zeros(len(y))
-        for read, w_count, g1, stats in _terms(released, y, bound=bound, depth=depth, p=p, noise=False):
-            counts, sums = stats
+        b = _leaf_of(y, bound, depth)
+        for read, w_count, g1, counts, sums in _terms(released, y, b, bound=bound, depth=depth, p=p):
             total += (w_count * counts).sum(axis=(1, 2)) + (g1 * sums).sum(axis=(1, 2))
             if variances is not None:
                 spread += np.square(w_count, dtype=np.float64).sum(axis=(1, 2)) * variances[f"counts_l{read}"]
                 spread += np.square(g1, dtype=np.float64).sum(axis=(1, 2)) * variances[f"sums_l{read}"]
-        b = _leaf(y, bound, depth)
         flat = b + np.arange(k) * (1 << depth)
         w_count, w_sum = _own_leaf_weights(y, b, bound, depth, p)
         own = w_count * released[f"counts_l{depth}"].ravel()[flat] + w_sum * released[f"sums_l{depth}"].ravel()[flat]
@@ -187,21 +177,3 @@ def lp_query_with_noise(
             ]
             var[sl] = spread + leaf_var
     return out, var
-
-
-def lp_noise_variance(
-    variances: dict[str, float], Y: np.ndarray, *, bound: float, depth: int, p: float, block: int = 256
-) -> np.ndarray:
-    """Variance of the privacy noise in :func:`lp_query`'s answers (the weights squared times each block's variance)."""
-    m, k = Y.shape
-    out = np.empty(m)
-    for sl in iter_slices(m, block):
-        y = Y[sl].astype(np.float64)
-        total = np.zeros(len(y))
-        for read, w_count, g1, _ in _terms({}, y, bound=bound, depth=depth, p=p, noise=True):
-            total += np.square(w_count, dtype=np.float64).sum(axis=(1, 2)) * variances[f"counts_l{read}"]
-            total += np.square(g1, dtype=np.float64).sum(axis=(1, 2)) * variances[f"sums_l{read}"]
-        w_count, w_sum = _own_leaf_weights(y, _leaf(y, bound, depth), bound, depth, p)
-        total += (w_count**2).sum(axis=1) * variances[f"counts_l{depth}"] + (w_sum**2).sum(axis=1) * variances[f"sums_l{depth}"]
-        out[sl] = total
-    return out

@@ -71,7 +71,7 @@ from ._exact import exact_sums
 from ._files import read_release, write_release
 from ._kde import COUNT_SHARE, clip_rows, feature_blocks, feature_sums, moment_blocks, moment_sums, predicted_feature_error
 from ._l1 import DEFAULT_DEPTH, tree_blocks, tree_count, tree_leaves, tree_levels, tree_noise_variance, tree_query, tree_tables
-from ._lp import DESCENT, check_p, lp_blocks, lp_noise_variance, lp_query, lp_query_with_noise
+from ._lp import DESCENT, check_p, lp_blocks, lp_query, lp_query_with_noise
 from ._mechanisms import add_noise, allocate, noise_scales
 from ._record import PrivacyBudget, PrivacyRecord, check_delta, check_epsilon
 
@@ -318,16 +318,7 @@ class PrivateSummary:
         Y = check_embeddings(Y, n_features=self.n_features_in_, name="Y", what="this summary")
         if self._tables is None and self.settings_["f"] in ("l1", "l2"):  # lp reads the tree itself
             self._tables = tree_tables(self.released_, bound=_tree_bound(self.settings_), depth=self.settings_["depth"])
-        s = self.settings_
-        if s["f"] == "lp":  # one pass over the tree for both (the weights are most of the cost)
-            raw, var = lp_query_with_noise(
-                self.released_, noise_variances(self.record_), Y, bound=s["bound"], depth=s["depth"], p=s["p"]
-            )
-            assert var is not None  # asked for
-            sums, variance = np.maximum(raw, 0.0), var
-        else:
-            sums = answer(s, self.public_, self.released_, self._tables, Y)
-            variance = noise_variance(s, self.public_, self.record_, Y)
+        sums, variance = estimate(self.settings_, self.public_, self.released_, self._tables, self.record_, Y)
         count = self.count_
         means = sums / max(count, 1.0) if math.isfinite(count) else np.full(len(sums), np.nan)
         return Estimates(sums, means, count, np.sqrt(variance))
@@ -542,15 +533,34 @@ def noise_variances(record: PrivacyRecord) -> dict[str, float]:
     return {b: (v * v if record.noise == "gaussian" else 2.0 * v * v) for b, v in record.noise_scales.items()}
 
 
+def estimate(
+    s: dict[str, Any],
+    public: dict[str, np.ndarray],
+    released: dict[str, np.ndarray],
+    tables: np.ndarray | None,
+    record: PrivacyRecord,
+    Y: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(sums, variance of their noise)`` for ``Y``: :func:`answer` and :func:`noise_variance`, lp in one pass over its tree."""
+    if s["f"] == "lp":  # the weights are most of lp's cost: computed once for both
+        raw, var = lp_query_with_noise(released, noise_variances(record), Y, bound=s["bound"], depth=s["depth"], p=s["p"])
+        assert var is not None  # asked for
+        return np.maximum(raw, 0.0), var
+    return answer(s, public, released, tables, Y), noise_variance(s, public, record, Y)
+
+
 def noise_variance(s: dict[str, Any], public: dict[str, np.ndarray], record: PrivacyRecord, Y: np.ndarray) -> np.ndarray:
     """Variance of the privacy noise in :func:`answer`'s estimates for ``Y`` (m, d): float64 (m,), public numbers only.
 
     Every released entry of block ``b`` carries independent noise of variance ``2 b²`` (Laplace) or
-    ``σ²`` (Gaussian); an answer is linear in the entries (the l1 leaf's absolute value to first order),
-    so the variances add up with the squared weights of the query's coefficients.
+    ``σ²`` (Gaussian); an answer is linear in the entries, so the variances add up with the squared
+    weights of the query's coefficients. Every f but ``lp``, whose variance comes with its sums
+    (:func:`estimate`).
     """
     var = noise_variances(record)
     f = s["f"]
+    if f == "lp":
+        raise ValueError("lp's noise variance comes with its sums: call estimate()")
     Y64 = Y.astype(np.float64)
     if f in KERNELS:  # z(y) has unit norm
         return np.full(len(Y), var["features"])
@@ -559,8 +569,6 @@ def noise_variance(s: dict[str, Any], public: dict[str, np.ndarray], record: Pri
         return sq * var["sum"]
     if f == "sqeuclidean":
         return var["sqnorm"] + 4.0 * sq * var["sum"] + sq * sq * var["count"]
-    if f == "lp":
-        return lp_noise_variance(var, Y64, bound=s["bound"], depth=s["depth"], p=s["p"])
     V = Y64 if f == "l1" else (Y @ public["projection"].T).astype(np.float64)  # the projection answer() uses
     out = tree_noise_variance(var, V, bound=_tree_bound(s), depth=s["depth"])
     return out if f == "l1" else out / (s["n_components"] * l1_constant(Y.shape[1])) ** 2
